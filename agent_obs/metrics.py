@@ -1,0 +1,207 @@
+"""Run records -> prometheus_client metrics, one family set per registry.
+
+Families are created once per ``CollectorRegistry`` and shared by every observer (and by
+``service_obs``) on that registry, so several observers never collide. Label values come
+only from bounded sets and pass through a per-label cap; label children are cached so the
+hot path is a dict lookup. Histogram observations made inside a sampled span carry a
+``trace_id``/``span_id`` exemplar (written only in OpenMetrics exposition).
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+
+from agent_obs import semconv as sc
+from agent_obs.extract import error_type
+from agent_obs.runs import Run, RunKind
+
+_CLASSES = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
+_create_lock = threading.Lock()
+
+
+def get_or_create(registry: CollectorRegistry, name: str, kind: str, documentation: str,
+                  labelnames: tuple[str, ...] | list[str], buckets: tuple[float, ...] | None = None) -> Any:
+    """Return the collector called ``name`` in ``registry``, creating it if it is missing.
+
+    Any component that shares a registry (observers, service_obs, the example service) uses
+    this for shared families, so registration order never matters.
+    """
+    with _create_lock:
+        existing = registry._names_to_collectors.get(name)  # noqa: SLF001 - no public lookup
+        if existing is not None:
+            return existing
+        cls = _CLASSES[kind]
+        family_name = name[: -len("_total")] if kind == "counter" and name.endswith("_total") else name
+        kwargs: dict[str, Any] = {"registry": registry}
+        if buckets is not None:
+            kwargs["buckets"] = buckets
+        return cls(family_name, documentation, list(labelnames), **kwargs)
+
+
+def family(registry: CollectorRegistry, name: str) -> Any:
+    """A family defined in ``semconv.METRICS``, from ``registry``."""
+    kind, labels, documentation = sc.METRICS[name]
+    return get_or_create(registry, name, kind, documentation, labels, sc.METRIC_BUCKETS.get(name))
+
+
+class LabelCap:
+    """Past ``limit`` distinct values of one label, new values become ``_other``."""
+
+    __slots__ = ("limit", "_seen", "_lock")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, value: str | None) -> str:
+        if value is None:
+            return ""
+        if value in self._seen:
+            return value
+        with self._lock:
+            if value in self._seen:
+                return value
+            if len(self._seen) >= self.limit:
+                return sc.OTHER_LABEL_VALUE
+            self._seen.add(value)
+            return value
+
+
+class _Children:
+    """Cache of label children of one family: label tuple -> child."""
+
+    __slots__ = ("_family", "_cache")
+
+    def __init__(self, fam: Any) -> None:
+        self._family = fam
+        self._cache: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *labels: str) -> Any:
+        child = self._cache.get(labels)
+        if child is None:
+            child = self._family.labels(*labels)
+            self._cache[labels] = child
+        return child
+
+
+class AgentMetrics:
+    """All of agent_obs's families on one registry, with capped labels and cached children."""
+
+    def __init__(self, registry: CollectorRegistry, label_limit: int = 500) -> None:
+        self.registry = registry
+        self.label_limit = label_limit
+        f = lambda name: _Children(family(registry, name))  # noqa: E731
+        self.operation_duration = f(sc.METRIC_OPERATION_DURATION)
+        self.token_usage = f(sc.METRIC_TOKEN_USAGE)
+        self.time_to_first_chunk = f(sc.METRIC_TIME_TO_FIRST_CHUNK)
+        self.tool_duration = f(sc.METRIC_TOOL_DURATION)
+        self.agent_duration = f(sc.METRIC_AGENT_DURATION)
+        self.runs = f(sc.METRIC_RUNS)
+        self.node_duration = f(sc.METRIC_NODE_DURATION)
+        self.node_retries = f(sc.METRIC_NODE_RETRIES)
+        self.interrupts = f(sc.METRIC_INTERRUPTS)
+        self.run_steps = f(sc.METRIC_RUN_STEPS)
+        self.active_runs = f(sc.METRIC_ACTIVE_RUNS)
+        self.llm_cost = f(sc.METRIC_LLM_COST)
+        self.handler_errors = f(sc.METRIC_HANDLER_ERRORS)
+        self.abandoned_runs = f(sc.METRIC_ABANDONED_RUNS)
+        self.dropped = f(sc.METRIC_DROPPED)
+        # One cap per kind of value, shared by every family that uses it.
+        self.agent = LabelCap(label_limit)
+        self.node = LabelCap(label_limit)
+        self.model = LabelCap(label_limit)
+        self.provider = LabelCap(label_limit)
+        self.tool = LabelCap(label_limit)
+        self.error_type = LabelCap(label_limit)
+
+
+_per_registry: "weakref.WeakKeyDictionary[CollectorRegistry, dict[int, AgentMetrics]]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def metrics_for(registry: CollectorRegistry | None, label_limit: int = 500) -> AgentMetrics:
+    """The shared ``AgentMetrics`` of a registry (prometheus_client.REGISTRY when None)."""
+    registry = REGISTRY if registry is None else registry
+    with _create_lock:
+        by_limit = _per_registry.get(registry)
+        if by_limit is None:
+            by_limit = {}
+            _per_registry[registry] = by_limit
+        found = by_limit.get(label_limit)
+    if found is not None:
+        return found
+    created = AgentMetrics(registry, label_limit)
+    with _create_lock:
+        return by_limit.setdefault(label_limit, created)
+
+
+
+
+class MetricsSink:
+    """Turns ended runs into observations on one ``AgentMetrics``."""
+
+    def __init__(self, metrics: AgentMetrics) -> None:
+        self.m = metrics
+
+    def root_started(self, run: Run) -> None:
+        self.m.active_runs(self.m.agent(run.name)).inc()
+
+    def node_started(self, run: Run) -> None:
+        if run.attempt > 1:
+            m = self.m
+            m.node_retries(m.agent(run.root.name), m.node(run.name)).inc()
+
+    def ended(self, run: Run, trace_id: str, span_id: str, sampled: bool) -> None:
+        m = self.m
+        ex = {"trace_id": trace_id, "span_id": span_id} if sampled and trace_id else None
+        kind = run.kind
+        outcome = run.outcome
+        err = _error_label(run, m)
+        if kind is RunKind.LLM:
+            op = run.operation or sc.OP_CHAT
+            provider = m.provider(run.provider or "")
+            model = m.model(run.model or "")
+            m.operation_duration(op, provider, model, err).observe(run.duration, ex)
+            if run.input_tokens is not None:
+                m.token_usage(op, provider, model, sc.TOKEN_TYPE_INPUT).observe(run.input_tokens, ex)
+            if run.output_tokens is not None:
+                m.token_usage(op, provider, model, sc.TOKEN_TYPE_OUTPUT).observe(run.output_tokens, ex)
+            if run.first_chunk_mono:
+                m.time_to_first_chunk(op, provider, model).observe(
+                    run.first_chunk_mono - run.start_mono, ex)
+            if run.cost_usd:
+                m.llm_cost(m.agent(run.root.name), model).inc(run.cost_usd)
+        elif kind is RunKind.NODE:
+            agent = m.agent(run.root.name)
+            node = m.node(run.name)
+            m.node_duration(agent, node, outcome).observe(run.duration, ex)
+            if outcome == sc.OUTCOME_INTERRUPTED:
+                m.interrupts(agent, node).inc()
+        elif kind is RunKind.TOOL:
+            m.tool_duration(m.agent(run.root.name), m.tool(run.name), err).observe(run.duration, ex)
+        elif kind is RunKind.AGENT and run.is_root:
+            agent = m.agent(run.name)
+            m.agent_duration(agent, err).observe(run.duration, ex)
+            m.runs(agent, outcome).inc()
+            m.run_steps(agent).observe(run.steps, ex)
+            m.active_runs(agent).dec()
+
+    def handler_error(self, callback: str) -> None:
+        self.m.handler_errors(callback).inc()
+
+    def abandoned(self, kind: str) -> None:
+        self.m.abandoned_runs(kind).inc()
+
+
+def _error_label(run: Run, m: AgentMetrics) -> str:
+    if run.outcome in (sc.OUTCOME_ERROR, sc.OUTCOME_CANCELLED) and run.error is not None:
+        return m.error_type(error_type(run.error))
+    if run.outcome == sc.OUTCOME_CANCELLED:
+        return m.error_type(sc.OUTCOME_CANCELLED)
+    return ""

@@ -1,0 +1,202 @@
+"""The run table: one small record per open LangChain run, keyed by run id.
+
+LangChain callbacks arrive in many shapes; the observer turns each into a ``Run`` and the
+sinks (spans, metrics, logs) read only these records. The table is bounded: runs that never
+end (a stream abandoned without being closed, a task killed from outside) are force-ended
+after a TTL or when the table passes its cap, so memory stays flat however the agent is used.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from enum import Enum
+from typing import Any, Callable, Iterator
+from uuid import UUID
+
+
+class RunKind(str, Enum):
+    AGENT = "agent"
+    NODE = "node"
+    LLM = "llm"
+    TOOL = "tool"
+    RETRIEVER = "retriever"
+    CHAIN = "chain"  # plumbing: routers, sequences inside a node; never a span
+
+
+class Run:
+    """One open run. Plain slots: this is created on every callback start."""
+
+    __slots__ = (
+        "run_id",
+        "kind",
+        "name",
+        "parent",
+        "root",
+        "start_ns",
+        "start_mono",
+        "end_mono",
+        "outcome",
+        "error",
+        "span",
+        "context",
+        "previous_context",
+        "node",
+        "step",
+        "checkpoint_ns",
+        "attempt",
+        "model",
+        "provider",
+        "operation",
+        "input_tokens",
+        "output_tokens",
+        "usage_estimated",
+        "cost_usd",
+        "first_chunk_mono",
+        "finish_reasons",
+        "thread_id",
+        "children",
+        "steps",
+        "interrupted",
+        "attempts",
+        "prompt",
+        "extra",
+        "ended",
+    )
+
+    def __init__(self, run_id: UUID, kind: RunKind, name: str, parent: Run | None,
+                 now: float) -> None:
+        self.run_id = run_id
+        self.kind = kind
+        self.name = name
+        self.parent = parent  # nearest ancestor that is not plumbing
+        self.root: Run = parent.root if parent is not None else self
+        self.start_ns = time.time_ns()
+        self.start_mono = now
+        self.end_mono = 0.0
+        self.outcome = ""
+        self.error: BaseException | None = None
+        self.span: Any = None
+        self.context: Any = None
+        self.previous_context: Any = None
+        self.node: str | None = parent.node if parent is not None else None
+        self.step: int | None = None
+        self.checkpoint_ns: str | None = None
+        self.attempt = 1
+        self.model: str | None = None
+        self.provider: str | None = None
+        self.operation: str | None = None
+        self.input_tokens: int | None = None
+        self.output_tokens: int | None = None
+        self.usage_estimated = False
+        self.cost_usd: float | None = None
+        self.first_chunk_mono = 0.0
+        self.finish_reasons: tuple[str, ...] = ()
+        self.thread_id: str | None = parent.thread_id if parent is not None else None
+        # Only the root keeps these: open descendants (for cancellation and abandonment),
+        # node executions counted as steps, and attempt numbers per LangGraph task.
+        self.children: dict[UUID, Run] | None = None
+        self.steps = 0
+        self.interrupted = False
+        self.attempts: dict[str, int] | None = None
+        self.prompt: Any = None  # LLM input kept only for offline token counting
+        self.extra: dict[str, Any] | None = None
+        self.ended = False
+
+    @property
+    def duration(self) -> float:
+        return max(self.end_mono - self.start_mono, 0.0)
+
+    @property
+    def is_root(self) -> bool:
+        return self.root is self
+
+
+class RunTable:
+    """run_id -> Run for open runs, with the top-level runs in start order for eviction.
+
+    Plumbing runs are stored too (their record points at the span-carrying ancestor), so a
+    grandchild always finds its parent. Dict operations are atomic under the GIL; the lock
+    guards only eviction, which walks and mutates several entries.
+    """
+
+    def __init__(self, *, max_runs: int = 10_000, ttl_seconds: float = 3600.0,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        if max_runs < 1:
+            raise ValueError("max_runs must be at least 1")
+        if ttl_seconds <= 0:
+            raise ValueError("ttl_seconds must be positive")
+        self.max_runs = max_runs
+        self.ttl_seconds = ttl_seconds
+        self._clock = clock
+        self._runs: dict[UUID, Run] = {}
+        self._roots: OrderedDict[UUID, Run] = OrderedDict()
+        self._lock = threading.Lock()
+        self._starts_since_sweep = 0
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+    def get(self, run_id: UUID | None) -> Run | None:
+        if run_id is None:
+            return None
+        return self._runs.get(run_id)
+
+    def add(self, run: Run) -> None:
+        self._runs[run.run_id] = run
+        root = run.root
+        if root is run:
+            run.children = {}
+            run.attempts = {}
+            self._roots[run.run_id] = run
+        elif root.children is not None:
+            root.children[run.run_id] = run
+
+    def pop(self, run_id: UUID) -> Run | None:
+        run = self._runs.pop(run_id, None)
+        if run is None:
+            return None
+        root = run.root
+        if root is run:
+            self._roots.pop(run_id, None)
+        elif root.children is not None:
+            root.children.pop(run_id, None)
+        return run
+
+    def open_descendants(self, root: Run) -> list[Run]:
+        """Open runs under ``root``, newest first (so children end before their parents)."""
+        if not root.children:
+            return []
+        return list(reversed(list(root.children.values())))
+
+    def due_for_sweep(self, every: int = 256) -> bool:
+        self._starts_since_sweep += 1
+        if self._starts_since_sweep >= every or len(self._runs) > self.max_runs:
+            self._starts_since_sweep = 0
+            return True
+        return False
+
+    def evictable(self) -> Iterator[tuple[Run, str]]:
+        """Top-level runs to force-end: past the TTL, or the oldest while over the cap."""
+        now = self._clock()
+        with self._lock:
+            victims: list[tuple[Run, str]] = []
+            for root in self._roots.values():
+                if now - root.start_mono > self.ttl_seconds:
+                    victims.append((root, "ttl"))
+                else:
+                    break
+            excess = len(self._runs) - self.max_runs
+            if excess > 0:
+                chosen = {id(r) for r, _ in victims}
+                for root in self._roots.values():
+                    if excess <= 0:
+                        break
+                    if id(root) not in chosen:
+                        victims.append((root, "cap"))
+                    excess -= 1 + len(root.children or ())
+        return iter(victims)
+
+    def all_roots(self) -> list[Run]:
+        return list(self._roots.values())

@@ -1,0 +1,190 @@
+"""Run records -> OpenTelemetry spans, and the bridge that makes them current.
+
+A span starts when its run starts, with the attributes samplers look at, and becomes the
+current OpenTelemetry context so that spans made inside a node or tool body (HTTP clients,
+SQLAlchemy, a manual ``start_as_current_span``) nest under it.
+
+Why no ``context.detach``: under ``ainvoke`` LangChain calls a start callback and its end
+callback in different ``contextvars.Context`` copies (the start in the caller's task, the end
+in a task LangGraph created), and resetting a token across contexts fails ("Failed to detach
+context"). Instead the start callback *sets* the current context, which LangChain copies into
+the node/tool body it is about to run, and the value it sets is a ``RunContext``: while the
+run is open it holds the run's span; once the run has ended it answers exactly as the context
+that was current before the run started. So a context copy that the end callback never sees
+(the caller's, after ``ainvoke`` returns) can hold no stale span, and nothing is ever reset
+across contexts. Where the end callback does run in the start's context, it also puts the
+previous value back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+
+from agent_obs import semconv as sc
+from agent_obs.runs import Run, RunKind
+
+class RunContext(Context):
+    """An OpenTelemetry ``Context`` that is the run's while it is open, its caller's after."""
+
+    def __init__(self, values: Context, run: Run) -> None:
+        super().__init__(values)
+        self._run = run
+
+    def _after(self) -> Context | None:
+        run = self._run
+        return resolve(run.previous_context) if run.ended else None
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        after = self._after()
+        if after is not None:
+            return after.get(key, default)
+        return dict.get(self, key, default)
+
+    def copy(self) -> dict[str, object]:  # type: ignore[override]
+        after = self._after()
+        if after is not None:
+            return after.copy()
+        return dict.copy(self)
+
+    def __getitem__(self, key: str) -> object:
+        after = self._after()
+        return after[key] if after is not None else dict.__getitem__(self, key)
+
+    def __contains__(self, key: object) -> bool:
+        after = self._after()
+        return key in after if after is not None else dict.__contains__(self, key)
+
+    def __iter__(self):  # type: ignore[override]
+        after = self._after()
+        return iter(after) if after is not None else dict.__iter__(self)
+
+    def __len__(self) -> int:
+        after = self._after()
+        return len(after) if after is not None else dict.__len__(self)
+
+    def keys(self):  # type: ignore[override]
+        after = self._after()
+        return after.keys() if after is not None else dict.keys(self)
+
+    def items(self):  # type: ignore[override]
+        after = self._after()
+        return after.items() if after is not None else dict.items(self)
+
+    def values(self):  # type: ignore[override]
+        after = self._after()
+        return after.values() if after is not None else dict.values(self)
+
+
+def resolve(ctx: Any) -> Any:
+    """The context a (possibly ended) ``RunContext`` stands for; plain contexts as they are."""
+    while isinstance(ctx, RunContext) and ctx._run.ended:  # noqa: SLF001
+        ctx = ctx._run.previous_context  # noqa: SLF001
+    return ctx
+
+
+class SpanSink:
+    """Starts and ends one span per non-plumbing run."""
+
+    def __init__(self, tracer_provider: Any = None) -> None:
+        self._tracer = trace.get_tracer(sc.SCOPE_NAME, tracer_provider=tracer_provider)
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self, run: Run, name: str, kind: SpanKind, attributes: dict[str, Any],
+              links: Sequence[Link] = ()) -> None:
+        current = resolve(otel_context.get_current())
+        if run.parent is not None and run.parent.context is not None:
+            parent_ctx = run.parent.context
+        else:
+            parent_ctx = current
+        span = self._tracer.start_span(
+            name, context=parent_ctx, kind=kind, attributes=attributes, links=links,
+            start_time=run.start_ns, record_exception=False, set_status_on_exception=False,
+        )
+        run.span = span
+        ctx = RunContext(trace.set_span_in_context(span, parent_ctx), run)
+        run.context = ctx
+        run.previous_context = current
+        otel_context.attach(ctx)
+
+    def end(self, run: Run) -> None:
+        span = run.span
+        if span is None:
+            return
+        self._restore_context(run)
+        if span.is_recording():
+            outcome = run.outcome
+            if outcome == sc.OUTCOME_ERROR and run.error is not None:
+                error = run.error
+                span.set_attribute(sc.ERROR_TYPE, _error_type(error))
+                span.record_exception(error, escaped=True)
+                span.set_status(Status(StatusCode.ERROR, _short(str(error))))
+            elif outcome == sc.OUTCOME_INTERRUPTED:
+                span.set_attribute(sc.LANGGRAPH_INTERRUPTED, True)
+            elif outcome == sc.OUTCOME_CANCELLED:
+                span.set_attribute(sc.OUTCOME, sc.OUTCOME_CANCELLED)
+                if run.error is not None:
+                    span.set_attribute(sc.ERROR_TYPE, _error_type(run.error))
+        span.end()
+
+    @staticmethod
+    def _restore_context(run: Run) -> None:
+        if otel_context.get_current() is run.context:
+            otel_context.attach(run.previous_context)
+
+    # --- details set while the run is open -----------------------------------------------
+    @staticmethod
+    def set_attributes(run: Run, attributes: dict[str, Any]) -> None:
+        span = run.span
+        if span is not None and span.is_recording():
+            span.set_attributes(attributes)
+
+    @staticmethod
+    def add_event(run: Run, name: str, attributes: dict[str, Any]) -> None:
+        span = run.span
+        if span is not None and span.is_recording():
+            span.add_event(name, attributes)
+
+
+def is_recording(run: Run) -> bool:
+    span = run.span
+    return span is not None and span.is_recording()
+
+
+def trace_ids(run: Run) -> tuple[str, str]:
+    """(trace_id, span_id) in the hex form Tempo, Loki and Prometheus exemplars use."""
+    span = run.span
+    if span is None:
+        return "", ""
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
+        return "", ""
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+def span_name(run: Run) -> tuple[str, SpanKind]:
+    kind = run.kind
+    if kind is RunKind.AGENT:
+        return sc.SPAN_INVOKE_AGENT.format(agent=run.name), SpanKind.INTERNAL
+    if kind is RunKind.NODE:
+        return sc.SPAN_NODE.format(node=run.name), SpanKind.INTERNAL
+    if kind is RunKind.LLM:
+        template = sc.SPAN_CHAT if run.operation == sc.OP_CHAT else sc.SPAN_TEXT_COMPLETION
+        return template.format(model=run.model or run.name), SpanKind.CLIENT
+    if kind is RunKind.TOOL:
+        return sc.SPAN_EXECUTE_TOOL.format(tool=run.name), SpanKind.INTERNAL
+    return sc.SPAN_RETRIEVAL.format(name=run.name), SpanKind.INTERNAL
+
+
+def _error_type(error: BaseException) -> str:
+    from agent_obs.extract import error_type
+
+    return error_type(error)
+
+
+def _short(text: str, limit: int = 512) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"
