@@ -81,7 +81,7 @@ class Run:
         self.context: Any = None
         self.previous_context: Any = None
         self.node: str | None = parent.node if parent is not None else None
-        self.step: int | None = None
+        self.step: int | None = parent.step if parent is not None else None
         self.checkpoint_ns: str | None = None
         self.attempt = 1
         self.model: str | None = None
@@ -187,8 +187,10 @@ class RunTable:
                     victims.append((root, "ttl"))
                 else:
                     break
+            # Over the cap, evict down to 90% of it so that sweeps are not needed per start.
             excess = len(self._runs) - self.max_runs
             if excess > 0:
+                excess += self.max_runs // 10
                 chosen = {id(r) for r, _ in victims}
                 for root in self._roots.values():
                     if excess <= 0:

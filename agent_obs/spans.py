@@ -81,9 +81,19 @@ class RunContext(Context):
 
 
 def resolve(ctx: Any) -> Any:
-    """The context a (possibly ended) ``RunContext`` stands for; plain contexts as they are."""
+    """The context a (possibly ended) ``RunContext`` stands for; plain contexts as they are.
+
+    Chains of ended runs are compressed as they are walked, so a long-lived context that saw
+    many runs neither slows lookups down nor keeps old runs alive.
+    """
+    if not (isinstance(ctx, RunContext) and ctx._run.ended):  # noqa: SLF001
+        return ctx
+    passed = []
     while isinstance(ctx, RunContext) and ctx._run.ended:  # noqa: SLF001
+        passed.append(ctx._run)  # noqa: SLF001
         ctx = ctx._run.previous_context  # noqa: SLF001
+    for run in passed:
+        run.previous_context = ctx
     return ctx
 
 
@@ -133,6 +143,7 @@ class SpanSink:
 
     @staticmethod
     def _restore_context(run: Run) -> None:
+        run.previous_context = resolve(run.previous_context)
         if otel_context.get_current() is run.context:
             otel_context.attach(run.previous_context)
 

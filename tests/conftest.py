@@ -21,6 +21,16 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from prometheus_client import REGISTRY, CollectorRegistry
 
 
+@pytest.fixture(scope="session", autouse=True)
+def quiet_loguru():
+    """Drop loguru's default stderr handler for the session: tests add the sinks they read."""
+    try:
+        loguru_logger.remove(0)
+    except ValueError:
+        pass
+    yield
+
+
 @pytest.fixture
 def span_exporter() -> InMemorySpanExporter:
     return InMemorySpanExporter()

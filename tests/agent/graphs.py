@@ -21,12 +21,17 @@ from langgraph.prebuilt import ToolNode, tools_condition
 
 
 class ScriptedChatModel(BaseChatModel):
-    """Returns ``responses`` in order (cycling); thread-safe; optional usage and streaming."""
+    """Replies with ``responses[k]`` where k counts the AI turns already in the conversation.
+
+    So concurrent conversations on one model each follow the script from the start; with
+    ``by_conversation=False`` the responses are handed out in call order instead.
+    """
 
     responses: list[AIMessage]
     model: str = "gpt-4o-mini"
     provider: str = "openai"
     report_usage: bool = True
+    by_conversation: bool = True
     _counter: Any = None
     _lock: Any = None
 
@@ -49,9 +54,11 @@ class ScriptedChatModel(BaseChatModel):
     def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> "ScriptedChatModel":
         return self
 
-    def _next(self) -> AIMessage:
+    def _next(self, messages: list[BaseMessage]) -> AIMessage:
         with self._lock:
             index = next(self._counter)
+        if self.by_conversation:
+            index = sum(1 for m in messages if isinstance(m, AIMessage))
         message = self.responses[index % len(self.responses)]
         metadata = {"model_name": self.model + "-2024-07-18",
                     "finish_reason": "tool_calls" if message.tool_calls else "stop"}
@@ -63,12 +70,12 @@ class ScriptedChatModel(BaseChatModel):
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
-        return ChatResult(generations=[ChatGeneration(message=self._next())])
+        return ChatResult(generations=[ChatGeneration(message=self._next(messages))])
 
     def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
                 run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any
                 ) -> Iterator[ChatGenerationChunk]:
-        message = self._next()
+        message = self._next(messages)
         words = message.content.split(" ") if message.content else [""]
         for i, word in enumerate(words):
             text = word if i == 0 else " " + word
