@@ -1,0 +1,42 @@
+"""service_obs: one-call observability for the rest of an agent service.
+
+    from service_obs import setup_observability, ObservabilitySettings, traced
+    obs = setup_observability(ObservabilitySettings(service_name="optimizer-agent"))
+
+``service_obs.fastapi.instrument_app`` and ``service_obs.sqlalchemy.instrument_engine`` add the
+web framework and the database. Importing this package imports neither FastAPI nor
+SQLAlchemy, reads no environment and starts nothing: the names below load on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from service_obs.settings import ObservabilitySettings
+    from service_obs.setup import Observability, setup_observability
+    from service_obs.tracing import traced
+
+__all__ = ["ObservabilitySettings", "Observability", "setup_observability", "traced"]
+
+_LAZY = {
+    "ObservabilitySettings": "service_obs.settings",
+    "Observability": "service_obs.setup",
+    "setup_observability": "service_obs.setup",
+    "traced": "service_obs.tracing",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'service_obs' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,144 @@
+"""``instrument_app(app, obs)``: server spans, RED metrics and ``GET /metrics`` for FastAPI.
+
+- Server spans come from opentelemetry-instrumentation-fastapi on ``obs.tracer_provider``
+  (one instrumentation of this app object; FastAPI's built-in telemetry sees the contrib
+  middleware and stands down, so there is one SERVER span per request). ``/metrics`` and
+  health routes are excluded from tracing (``excluded_urls``, comma-separated regexes).
+- RED metrics on ``obs.registry``, labelled with the route template (``/jobs/{job_id}``,
+  never the raw path; ``unmatched`` for 404s): ``http_server_requests_total{method,route,
+  status_code}`` and ``http_server_request_duration_seconds{method,route,status_code}``, the
+  latter with trace exemplars.
+- ``GET /metrics`` serves ``obs.registry`` with content negotiation (OpenMetrics with
+  exemplars when Prometheus asks for it, classic text otherwise).
+
+Call it before the app starts serving. ``uninstrument()`` on the returned handle (also run by
+``obs.shutdown()``) removes the middleware, the route and the instrumentation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from agent_obs.metrics import LabelCap, get_or_create
+from service_obs._records import current_trace_ids
+from service_obs.metrics_endpoint import render_metrics
+
+_log = logging.getLogger(__name__)
+
+METRIC_HTTP_SERVER_REQUESTS = "http_server_requests_total"
+METRIC_HTTP_SERVER_DURATION = "http_server_request_duration_seconds"
+HTTP_SERVER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+DEFAULT_EXCLUDED_URLS = "/metrics$,/health$,/healthz$,/livez$,/readyz$,/ready$"
+UNMATCHED_ROUTE = "unmatched"
+
+
+class _RedMetricsMiddleware:
+    """Pure ASGI middleware: request count and duration by method, route template, status."""
+
+    def __init__(self, app: Any, *, requests: Any, duration: Any, route_limit: int = 200) -> None:
+        self.app = app
+        self.requests = requests
+        self.duration = duration
+        self.route_cap = LabelCap(route_limit)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self._record(scope, status["code"], time.perf_counter() - start)
+
+    def _record(self, scope: dict[str, Any], status_code: int, seconds: float) -> None:
+        try:
+            route = scope.get("route")
+            template = getattr(route, "path_format", None) or getattr(route, "path", None)
+            label_route = self.route_cap(template) if template else UNMATCHED_ROUTE
+            method = scope.get("method", "_OTHER")
+            labels = (method, label_route, str(status_code))
+            self.requests.labels(*labels).inc()
+            ids = current_trace_ids()
+            exemplar = {"trace_id": ids[0], "span_id": ids[1]} if ids else None
+            self.duration.labels(*labels).observe(seconds, exemplar=exemplar)
+        except Exception:  # noqa: BLE001 - metrics never break a request
+            _log.debug("could not record HTTP server metrics", exc_info=True)
+
+
+class AppInstrumentation:
+    """What ``instrument_app`` added to one app; ``uninstrument()`` removes it (idempotent)."""
+
+    def __init__(self, app: Any, middleware: Any, route: Any) -> None:
+        self.app = app
+        self._middleware = middleware
+        self._route = route
+        self._done = False
+
+    def uninstrument(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        app = self.app
+        try:
+            if self._middleware in app.user_middleware:
+                app.user_middleware.remove(self._middleware)
+            if self._route in app.router.routes:
+                app.router.routes.remove(self._route)
+            FastAPIInstrumentor.uninstrument_app(app)
+        except Exception:  # noqa: BLE001 - shutdown continues
+            _log.warning("could not uninstrument the FastAPI app", exc_info=True)
+
+
+def instrument_app(
+    app: Any,
+    obs: Any,
+    *,
+    metrics_path: str | None = "/metrics",
+    excluded_urls: str = DEFAULT_EXCLUDED_URLS,
+) -> AppInstrumentation:
+    """Instrument ``app`` with ``obs``'s tracer provider and registry; see the module docstring."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from starlette.middleware import Middleware
+
+    if getattr(app, "_is_instrumented_by_opentelemetry", False):
+        raise RuntimeError("this FastAPI app is already instrumented")
+    registry = obs.registry
+    requests = get_or_create(registry, METRIC_HTTP_SERVER_REQUESTS, "counter",
+                             "HTTP requests served, by method, route template and status code.",
+                             ("method", "route", "status_code"))
+    duration = get_or_create(registry, METRIC_HTTP_SERVER_DURATION, "histogram",
+                             "Duration of HTTP requests served, by method, route template and status.",
+                             ("method", "route", "status_code"), HTTP_SERVER_BUCKETS)
+    route = None
+    if metrics_path:
+        from starlette.responses import Response
+
+        async def metrics(request: Any) -> Any:
+            body, content_type = render_metrics(registry, request.headers.get("accept"))
+            return Response(content=body, headers={"Content-Type": content_type})
+
+        app.add_route(metrics_path, metrics, methods=["GET"], include_in_schema=False)
+        route = app.router.routes[-1]
+    middleware = Middleware(_RedMetricsMiddleware, requests=requests, duration=duration)
+    app.user_middleware.insert(0, middleware)
+    app.middleware_stack = None
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=obs.tracer_provider, excluded_urls=excluded_urls,
+    )
+    handle = AppInstrumentation(app, middleware, route)
+    register = getattr(obs, "_register_undo", None)
+    if register is not None:
+        register(handle.uninstrument)
+    return handle

@@ -1,0 +1,127 @@
+"""Loguru sinks for a service: console, a rotating JSON-lines file, and Loki.
+
+``install_logging(settings, logger=..., registry=...)`` adds the sinks the settings ask for
+and a patcher that copies the current span's ``trace_id``/``span_id`` into every record's
+``extra`` (unless the record already has them, as agent_obs's own records do). It returns a
+``LoggingHandle`` whose ``uninstall(timeout)`` removes exactly those sinks, restores the
+previous patcher and flushes the Loki sink within the timeout. Loguru's default stderr
+handler is left alone: removing handlers we did not add is not ours to do.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+
+from agent_obs import semconv as sc
+from service_obs._records import PRIVATE_KEY, add_trace_context, record_to_json
+from service_obs.loki import LokiSink
+from service_obs.settings import ObservabilitySettings
+
+_CONSOLE_FORMAT = (
+    "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
+    "<cyan>{name}</cyan>:<cyan>{function}</cyan>:<cyan>{line}</cyan> - <level>{message}</level>"
+)
+
+
+def _console_format(record: dict[str, Any]) -> str:
+    trace_id = record["extra"].get(sc.FIELD_TRACE_ID)
+    suffix = " <dim>trace_id={extra[trace_id]}</dim>" if trace_id else ""
+    return _CONSOLE_FORMAT + suffix + "\n{exception}"
+
+
+def _json_format(record: dict[str, Any]) -> str:
+    # loguru expands the returned format string against a copy of the record made after this
+    # call, so the JSON line rides in a private top-level key: its braces are never parsed
+    # and ``extra``, which other sinks see, stays untouched.
+    record[PRIVATE_KEY] = record_to_json(record)
+    return "{" + PRIVATE_KEY + "}\n"
+
+
+class LoggingHandle:
+    """What ``install_logging`` changed, so that it can be undone."""
+
+    def __init__(self, logger: Any, handler_ids: list[int], previous_patcher: Any,
+                 loki: LokiSink | None) -> None:
+        self.logger = logger
+        self.handler_ids = handler_ids
+        self.loki = loki
+        self._previous_patcher = previous_patcher
+        self._done = False
+
+    def uninstall(self, timeout: float = 5.0) -> None:
+        if self._done:
+            return
+        self._done = True
+        deadline = time.monotonic() + timeout
+        for handler_id in reversed(self.handler_ids):
+            try:
+                self.logger.remove(handler_id)
+            except ValueError:
+                pass  # already removed by the application
+        if self.loki is not None:
+            self.loki.stop(max(0.0, deadline - time.monotonic()))
+        core = self.logger._core  # noqa: SLF001 - loguru has no public way to unset a patcher
+        with core.lock:
+            core.patcher = self._previous_patcher
+
+
+def install_logging(
+    settings: ObservabilitySettings,
+    *,
+    logger: Any = None,
+    registry: CollectorRegistry | None = None,
+) -> LoggingHandle:
+    """Add the sinks ``settings`` asks for to ``logger`` (default: loguru's logger)."""
+    if logger is None:
+        from loguru import logger as loguru_logger
+
+        logger = loguru_logger
+    core = logger._core  # noqa: SLF001
+    previous = core.patcher
+
+    def patcher(record: dict[str, Any]) -> None:
+        if previous is not None:
+            previous(record)
+        try:
+            add_trace_context(record)
+        except Exception:  # noqa: BLE001 - a log call must never fail because of us
+            pass
+
+    logger.configure(patcher=patcher)
+    handler_ids: list[int] = []
+    loki: LokiSink | None = None
+    try:
+        level = settings.log_level
+        if settings.log_to_console:
+            handler_ids.append(logger.add(sys.stderr, level=level, format=_console_format,
+                                          colorize=None, backtrace=False, diagnose=False))
+        if settings.log_file:
+            handler_ids.append(logger.add(
+                settings.log_file, level=level, format=_json_format,
+                rotation=settings.log_rotation, retention=settings.log_retention,
+                encoding="utf-8", backtrace=False, diagnose=False, catch=True,
+            ))
+        if settings.loki_enabled:
+            assert settings.loki_endpoint is not None
+            labels = {"service": settings.service_name, "environment": settings.environment,
+                      **settings.loki_labels}
+            loki = LokiSink(
+                settings.loki_endpoint, labels=labels, registry=registry,
+                batch_size=settings.loki_batch_size, flush_interval=settings.loki_flush_interval,
+                queue_size=settings.loki_queue_size, timeout=settings.loki_timeout,
+                max_retries=settings.loki_max_retries, min_backoff=settings.loki_min_backoff,
+                max_backoff=settings.loki_max_backoff, tenant_id=settings.loki_tenant_id,
+                username=settings.loki_username, password=settings.loki_password,
+                bearer_token=settings.loki_bearer_token,
+                structured_metadata=settings.loki_structured_metadata,
+            )
+            handler_ids.append(logger.add(loki, level=level, format="{message}", catch=True,
+                                          backtrace=False, diagnose=False))
+    except Exception:
+        LoggingHandle(logger, handler_ids, previous, loki).uninstall(0.0)
+        raise
+    return LoggingHandle(logger, handler_ids, previous, loki)

@@ -1,0 +1,276 @@
+"""ObservabilitySettings: every knob of ``setup_observability`` in one frozen object.
+
+Precedence, field by field: an explicit constructor argument > the ``AGENT_OBS_<FIELD>``
+environment variable (field name upper case, e.g. ``AGENT_OBS_LOKI_ENDPOINT``) > the default.
+Standard ``OTEL_*`` variables keep their meaning and are read by the SDK and its exporters
+(for example ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` when ``tempo_endpoint`` is unset); the one
+exception is ``OTEL_SERVICE_NAME``, used as the default service name.
+
+A bad value given in code raises ``ValueError`` naming the field at construction; a bad value
+in the environment warns once (``RuntimeWarning``) and falls back to the default, so a typo in
+a deployment manifest never stops a service from starting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from agent_obs import semconv as sc
+
+ENV_PREFIX = "AGENT_OBS_"
+OTLP_PROTOCOLS = ("grpc", "http/protobuf")
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+_warned: set[tuple[str, str]] = set()
+_warned_lock = threading.Lock()
+
+
+# --- parsers: raw (code or env string) -> value, ValueError with a reason on bad input ----
+def _str(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value.strip()
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return _str(value)
+
+
+def _url(value: Any) -> str | None:
+    text = _opt_str(value)
+    if text is None:
+        return None
+    if not text.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return text.rstrip("/")
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        lowered = value.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+    raise ValueError("must be a boolean (true/false)")
+
+
+def _opt_bool(value: Any) -> bool | None:
+    if value is None or value == "":
+        return None
+    return _bool(value)
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"must be a {kind.__name__}")
+        try:
+            number = kind(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be a {kind.__name__}") from None
+        if kind is int and isinstance(value, float) and value != number:
+            raise ValueError("must be an integer")
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise ValueError(f"must be between {low} and {high}")
+        return number
+
+    return parse
+
+
+def _mapping(value: Any) -> dict[str, str]:
+    """A dict, or ``"k=v,k2=v2"`` (the OTEL_EXPORTER_OTLP_HEADERS syntax)."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, Mapping):
+        return {str(k): str(v) for k, v in value.items()}
+    if isinstance(value, str):
+        result: dict[str, str] = {}
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            key, sep, val = part.partition("=")
+            if not sep or not key.strip():
+                raise ValueError("must be key=value pairs separated by commas")
+            result[key.strip()] = val.strip()
+        return result
+    raise ValueError("must be a mapping or 'k=v,k2=v2'")
+
+
+def _choice(options: tuple[str, ...], upper: bool = False) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        text = _str(value)
+        text = text.upper() if upper else text.lower()
+        if text not in options:
+            raise ValueError(f"must be one of {', '.join(options)}")
+        return text
+
+    return parse
+
+
+def _opt_choice(options: tuple[str, ...]) -> Callable[[Any], str | None]:
+    parse = _choice(options)
+    return lambda value: None if value is None or value == "" else parse(value)
+
+
+def _positive_float(value: Any) -> float:
+    return _number(float, 0.0, None)(value)
+
+
+# field name -> (default or default factory, parser)
+_SPEC: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+    "service_name": (lambda: os.environ.get("OTEL_SERVICE_NAME") or "agent-service", _str),
+    "service_version": ("unknown", _str),
+    "environment": ("development", _str),
+    "tempo_endpoint": (None, _url),
+    "otlp_protocol": (None, _opt_choice(OTLP_PROTOCOLS)),
+    "otlp_headers": (dict, _mapping),
+    "otlp_insecure": (None, _opt_bool),
+    "otlp_timeout": (10.0, _number(float, 0.001, 600.0)),
+    "enable_tracing": (True, _bool),
+    "trace_sample_rate": (1.0, _number(float, 0.0, 1.0)),
+    "trace_file": (sc.DEFAULT_TRACE_FILE, _opt_str),
+    "log_level": ("INFO", _choice(LOG_LEVELS, upper=True)),
+    "log_to_console": (True, _bool),
+    "log_file": ("telemetry/logs.jsonl", _opt_str),
+    "log_rotation": ("100 MB", _str),
+    "log_retention": ("30 days", _str),
+    "log_to_loki": (None, _opt_bool),
+    "loki_endpoint": (None, _url),
+    "loki_labels": (dict, _mapping),
+    "loki_tenant_id": (None, _opt_str),
+    "loki_username": (None, _opt_str),
+    "loki_password": (None, _opt_str),
+    "loki_bearer_token": (None, _opt_str),
+    "loki_batch_size": (500, _number(int, 1, 100_000)),
+    "loki_flush_interval": (1.0, _number(float, 0.001, 3600.0)),
+    "loki_queue_size": (10_000, _number(int, 1, 10_000_000)),
+    "loki_timeout": (5.0, _number(float, 0.001, 600.0)),
+    "loki_max_retries": (10, _number(int, 0, 1000)),
+    "loki_min_backoff": (0.5, _positive_float),
+    "loki_max_backoff": (30.0, _positive_float),
+    "loki_structured_metadata": (True, _bool),
+    "capture_content": (None, _opt_bool),
+    "instrument_http": (True, _bool),
+    "set_global_tracer_provider": (False, _bool),
+}
+
+_SECRET = {"otlp_headers", "loki_password", "loki_bearer_token"}
+
+
+def _field(name: str) -> Any:
+    return dataclasses.field(default=UNSET, repr=name not in _SECRET, compare=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class ObservabilitySettings:
+    """Settings for :func:`service_obs.setup_observability`.
+
+    Order: explicit argument > ``AGENT_OBS_<FIELD>`` environment variable > default. A bad
+    explicit value raises ``ValueError`` naming the field; a bad environment value warns once
+    and uses the default. ``log_to_loki=None`` means "when ``loki_endpoint`` is set";
+    ``otlp_protocol=None`` means ``OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL``, else gRPC;
+    ``otlp_insecure=None`` means "plaintext for http:// endpoints, TLS for https://";
+    ``capture_content=None`` leaves the choice to ``AGENT_OBS_CAPTURE_CONTENT``.
+    ``loki_structured_metadata=False`` is for Loki 2.x: ``trace_id``/``span_id`` then travel
+    only inside the JSON line (``| json`` extracts them). Setting
+    ``set_global_tracer_provider`` installs the provider globally, which OpenTelemetry does
+    not allow to be undone within the process.
+    """
+
+    service_name: str = _field("service_name")
+    service_version: str = _field("service_version")
+    environment: str = _field("environment")
+    tempo_endpoint: str | None = _field("tempo_endpoint")
+    otlp_protocol: str | None = _field("otlp_protocol")
+    otlp_headers: dict[str, str] = _field("otlp_headers")
+    otlp_insecure: bool | None = _field("otlp_insecure")
+    otlp_timeout: float = _field("otlp_timeout")
+    enable_tracing: bool = _field("enable_tracing")
+    trace_sample_rate: float = _field("trace_sample_rate")
+    trace_file: str | None = _field("trace_file")
+    log_level: str = _field("log_level")
+    log_to_console: bool = _field("log_to_console")
+    log_file: str | None = _field("log_file")
+    log_rotation: str = _field("log_rotation")
+    log_retention: str = _field("log_retention")
+    log_to_loki: bool | None = _field("log_to_loki")
+    loki_endpoint: str | None = _field("loki_endpoint")
+    loki_labels: dict[str, str] = _field("loki_labels")
+    loki_tenant_id: str | None = _field("loki_tenant_id")
+    loki_username: str | None = _field("loki_username")
+    loki_password: str | None = _field("loki_password")
+    loki_bearer_token: str | None = _field("loki_bearer_token")
+    loki_batch_size: int = _field("loki_batch_size")
+    loki_flush_interval: float = _field("loki_flush_interval")
+    loki_queue_size: int = _field("loki_queue_size")
+    loki_timeout: float = _field("loki_timeout")
+    loki_max_retries: int = _field("loki_max_retries")
+    loki_min_backoff: float = _field("loki_min_backoff")
+    loki_max_backoff: float = _field("loki_max_backoff")
+    loki_structured_metadata: bool = _field("loki_structured_metadata")
+    capture_content: bool | None = _field("capture_content")
+    instrument_http: bool = _field("instrument_http")
+    set_global_tracer_provider: bool = _field("set_global_tracer_provider")
+
+    def __post_init__(self) -> None:
+        for name, (default, parse) in _SPEC.items():
+            object.__setattr__(self, name, _resolve(name, getattr(self, name), default, parse))
+        if self.loki_max_backoff < self.loki_min_backoff:
+            raise ValueError("loki_max_backoff must be >= loki_min_backoff")
+        if self.loki_username and not self.loki_password:
+            raise ValueError("loki_password is required when loki_username is set")
+
+    @property
+    def loki_enabled(self) -> bool:
+        """Whether logs are shipped to Loki: ``log_to_loki``, or an endpoint when it is None."""
+        if self.log_to_loki is None:
+            return self.loki_endpoint is not None
+        return self.log_to_loki and self.loki_endpoint is not None
+
+    def replace(self, **changes: Any) -> ObservabilitySettings:
+        """A copy with ``changes`` applied as explicit arguments."""
+        current = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        current.update(changes)
+        return ObservabilitySettings(**current)
+
+
+def _resolve(name: str, value: Any, default: Any, parse: Callable[[Any], Any]) -> Any:
+    if value is not UNSET:
+        try:
+            return parse(value)
+        except ValueError as exc:
+            raise ValueError(f"ObservabilitySettings.{name} {exc} (got {value!r})") from None
+    env_name = ENV_PREFIX + name.upper()
+    raw = os.environ.get(env_name)
+    if raw is not None:
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            _warn_once(env_name, raw, str(exc))
+    return default() if callable(default) else default
+
+
+def _warn_once(env_name: str, raw: str, reason: str) -> None:
+    with _warned_lock:
+        if (env_name, raw) in _warned:
+            return
+        _warned.add((env_name, raw))
+    shown = raw if len(raw) <= 60 else raw[:57] + "..."
+    warnings.warn(f"ignoring {env_name}={shown!r}: {reason}; using the default", RuntimeWarning, stacklevel=4)

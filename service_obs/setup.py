@@ -1,0 +1,237 @@
+"""``setup_observability()``: tracing, metrics and logging for a whole service in one call.
+
+    obs = setup_observability(ObservabilitySettings(service_name="optimizer-agent"))
+    graph.invoke(inputs, config={"callbacks": [obs.observer()]})
+    obs.shutdown(timeout=5)
+
+It builds a ``TracerProvider`` (Resource with service name/version/environment, a
+parent-based ratio sampler, batch export over OTLP gRPC or HTTP to Tempo, or to the OTLP-JSON
+trace file when no endpoint is configured), a fresh Prometheus ``CollectorRegistry`` with
+process, platform and GC collectors (serve it with ``service_obs.fastapi.instrument_app``), loguru sinks (console, rotating JSON file, Loki)
+with trace context on every record, and, unless ``instrument_http`` is off, client spans for
+``requests`` and ``httpx``. Nothing needs a server to run.
+
+The returned :class:`Observability` handle's ``shutdown(timeout)`` flushes everything within
+one deadline and undoes what setup did in reverse order; a second call does nothing. Setting
+the global tracer provider (``set_global=True`` or ``set_global_tracer_provider``) is opt-in
+because OpenTelemetry does not allow it to be undone within the process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
+from prometheus_client import CollectorRegistry
+
+from agent_obs import semconv as sc
+from agent_obs.metrics import family
+from service_obs.logging import LoggingHandle, install_logging
+from service_obs.settings import ObservabilitySettings
+
+_log = logging.getLogger(__name__)
+
+
+class Observability:
+    """The handle ``setup_observability`` returns: what it built, and how to undo it."""
+
+    def __init__(self, settings: ObservabilitySettings, tracer_provider: TracerProvider,
+                 registry: CollectorRegistry, logger: Any) -> None:
+        self.settings = settings
+        self.tracer_provider = tracer_provider
+        self.registry = registry
+        self.logger = logger
+        self.logging: LoggingHandle | None = None
+        self.http: Any = None
+        self.is_global = False
+        self._undo: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._shut = False
+
+    def observer(self, **overrides: Any) -> Any:
+        """An ``AgentObserver`` wired to this handle's provider, registry and logger."""
+        from agent_obs import AgentObserver
+
+        options: dict[str, Any] = {
+            "tracer_provider": self.tracer_provider,
+            "registry": self.registry,
+            "logger": self.logger,
+            "capture_content": self.settings.capture_content,
+        }
+        options.update(overrides)
+        return AgentObserver(**options)
+
+    def tracer(self, name: str = "service_obs") -> trace.Tracer:
+        """A tracer from this handle's provider, for the service's own spans."""
+        return self.tracer_provider.get_tracer(name)
+
+    def _register_undo(self, undo: Callable[[], None]) -> None:
+        """Instrumentations made later (app, engine) are undone at shutdown, first."""
+        with self._lock:
+            if self._shut:
+                raise RuntimeError("observability has been shut down")
+            self._undo.append(undo)
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Flush spans and logs within ``timeout`` seconds in total and undo setup; idempotent.
+
+        Order: instrumentations added later (apps, engines), outbound HTTP, then the span
+        flush (on a helper thread) and the log flush side by side, so one slow backend
+        cannot use up the other's share of the deadline.
+        """
+        with self._lock:
+            if self._shut:
+                return
+            self._shut = True
+            undo = list(self._undo)
+        deadline = time.monotonic() + max(0.0, timeout)
+        for step in reversed(undo):
+            _guarded(step)
+        if self.http is not None:
+            _guarded(self.http.uninstrument)
+        spans_done = _start_in_thread(self.tracer_provider.shutdown)
+        if self.logging is not None:
+            logging_handle = self.logging
+            _guarded(lambda: logging_handle.uninstall(max(0.0, deadline - time.monotonic())))
+        if not spans_done.wait(max(0.0, deadline - time.monotonic())):
+            _log.warning("span export did not finish within the shutdown deadline")
+        # set_tracer_provider cannot be undone; a global provider stays, shut down.
+
+
+def _guarded(step: Callable[[], Any]) -> None:
+    try:
+        step()
+    except Exception:  # noqa: BLE001 - every later shutdown step still runs
+        _log.warning("observability shutdown step failed", exc_info=True)
+
+
+def _start_in_thread(func: Callable[[], Any]) -> threading.Event:
+    """Run ``func`` on a daemon thread; the event is set when it returns.
+
+    The SDK's shutdown can wait up to 30 s for a slow exporter: the caller's deadline wins.
+    """
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            func()
+        except Exception:  # noqa: BLE001
+            _log.warning("tracer provider shutdown failed", exc_info=True)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="agent-obs-shutdown", daemon=True).start()
+    return done
+
+
+def setup_observability(
+    settings: ObservabilitySettings | None = None,
+    *,
+    set_global: bool | None = None,
+    registry: CollectorRegistry | None = None,
+    logger: Any = None,
+    span_processors: Iterable[SpanProcessor] = (),
+    span_exporter: SpanExporter | None = None,
+    on_http_error: Callable[[str, str], None] | None = None,
+) -> Observability:
+    """Set up tracing, metrics and logging; see the module docstring.
+
+    ``registry`` (default: a new ``CollectorRegistry``), ``logger`` (default: loguru's) and
+    ``span_exporter`` (default: OTLP or the trace file, from the settings) are injectable;
+    ``span_processors`` are added to the provider as they are (e.g. an in-memory exporter).
+    ``on_http_error(host, error_type)`` is called for each failed outbound HTTP request, for
+    services that keep their own per-API error counter.
+    """
+    settings = settings if settings is not None else ObservabilitySettings()
+    if logger is None:
+        from loguru import logger as loguru_logger
+
+        logger = loguru_logger
+    registry = registry if registry is not None else CollectorRegistry()
+    _add_runtime_collectors(registry)
+    provider = _tracer_provider(settings)
+    obs = Observability(settings, provider, registry, logger)
+    try:
+        if settings.enable_tracing:
+            exporter = span_exporter if span_exporter is not None else _default_exporter(settings, registry)
+            provider.add_span_processor(BatchSpanProcessor(exporter))
+        for processor in span_processors:
+            provider.add_span_processor(processor)
+        obs.logging = install_logging(settings, logger=logger, registry=registry)
+        if settings.instrument_http:
+            from service_obs.http import instrument_http
+
+            obs.http = instrument_http(provider, registry, on_error=on_http_error)
+        if set_global if set_global is not None else settings.set_global_tracer_provider:
+            trace.set_tracer_provider(provider)
+            obs.is_global = trace.get_tracer_provider() is provider
+    except Exception:
+        obs.shutdown(0.0)
+        raise
+    return obs
+
+
+def _add_runtime_collectors(registry: CollectorRegistry) -> None:
+    """Process (memory, CPU, fds), platform and GC metrics, as the global REGISTRY has them.
+
+    The Performance dashboard's memory and CPU panels read ``process_*``; a registry that
+    already has them (prometheus_client's global one, or one set up twice) is left alone.
+    """
+    from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
+
+    names = registry._names_to_collectors  # noqa: SLF001 - no public lookup
+    if "process_cpu_seconds_total" not in names and "process_cpu_seconds" not in names:
+        ProcessCollector(registry=registry)
+    if "python_info" not in names:
+        PlatformCollector(registry=registry)
+    if "python_gc_objects_collected_total" not in names and "python_gc_objects_collected" not in names:
+        GCCollector(registry=registry)
+
+
+def _tracer_provider(settings: ObservabilitySettings) -> TracerProvider:
+    resource = Resource.create({
+        "service.name": settings.service_name,
+        "service.version": settings.service_version,
+        "deployment.environment.name": settings.environment,
+        "deployment.environment": settings.environment,
+    })
+    sampler = ParentBased(TraceIdRatioBased(settings.trace_sample_rate)) if settings.enable_tracing else ALWAYS_OFF
+    return TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
+
+
+def _default_exporter(settings: ObservabilitySettings, registry: CollectorRegistry) -> SpanExporter:
+    endpoint = settings.tempo_endpoint
+    env_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if endpoint is None and not env_endpoint:
+        from agent_obs.otlp_json import OtlpJsonFileExporter
+
+        dropped = family(registry, sc.METRIC_DROPPED)
+        return OtlpJsonFileExporter(
+            settings.trace_file or sc.DEFAULT_TRACE_FILE,
+            on_drop=lambda reason, count: dropped.labels("traces", reason).inc(count),
+        )
+    protocol = (settings.otlp_protocol or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+                or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc")
+    headers = settings.otlp_headers or None
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+
+        url = None
+        if endpoint is not None:
+            url = endpoint if endpoint.endswith("/v1/traces") else endpoint + "/v1/traces"
+        return HttpExporter(endpoint=url, headers=headers, timeout=settings.otlp_timeout)
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+    insecure = settings.otlp_insecure
+    if insecure is None and endpoint is not None:
+        insecure = endpoint.startswith("http://")
+    return GrpcExporter(endpoint=endpoint, insecure=insecure, headers=headers, timeout=settings.otlp_timeout)

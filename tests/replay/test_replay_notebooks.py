@@ -1,0 +1,122 @@
+"""The notebooks run top to bottom with nbclient, offline, on a trace file the test records."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from agent_obs.replay import load_file
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def _record_demo_agent(path: Path) -> Path:
+    sys.path.insert(0, str(NOTEBOOKS))
+    try:
+        import replay_demo_agent
+    finally:
+        sys.path.remove(str(NOTEBOOKS))
+    return replay_demo_agent.record(path)
+
+
+def _execute(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> nbformat.NotebookNode:
+    for key in ("AGENT_OBS_TEMPO_URL", "AGENT_OBS_TRACE_ID"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    # the kernel imports agent_obs from this checkout, whatever the editable install says
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    return nb
+
+
+def _outputs(nb: nbformat.NotebookNode) -> tuple[str, str, int]:
+    """(all stream text, all text/html, number of PNG images) of the executed notebook."""
+    text, html, images = [], [], 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.get("output_type") != "error", "".join(out.get("traceback", []))
+            text.append(out.get("text", ""))
+            data = out.get("data", {})
+            html.append(data.get("text/html", ""))
+            images += "image/png" in data
+    return "".join(text), "".join(html), images
+
+
+def test_replay_trace_notebook(tmp_path, monkeypatch):
+    trace_file = _record_demo_agent(tmp_path / "traces.jsonl")
+    latest = load_file(trace_file).latest()
+    nb = _execute("replay_trace.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)})
+    text, html, images = _outputs(nb)
+    assert f"4 traces in {trace_file}" in text
+    assert f"selected trace {latest.trace_id} (sql_tuner, error)" in text
+    assert "agent sql_tuner" in html and "tool table_stats" in html, "the tree as rich HTML"
+    assert "unknown table audit" in text, "the error run's tool error in the tree"
+    assert images >= 1, "the timeline figure"
+    assert "re-run matches the recording (5 node runs, no divergence)" in text
+    assert "node path: agent -> tools -> agent -> tools -> agent" in text
+    assert "1 divergence(s):" in text and "tool_result at table_stats#1" in text
+    assert "wrote " in text and "run.html" in text
+
+
+def test_llm_usage_notebook(tmp_path, monkeypatch):
+    trace_file = _record_demo_agent(tmp_path / "traces.jsonl")
+    nb = _execute("llm_usage.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)})
+    text, html, images = _outputs(nb)
+    assert "4 agent runs in" in text and "'ok': 3" in text and "'error': 1" in text
+    assert "tokens: 1740 input, 228 output" in text
+    assert "gpt-4o-mini" in html and "<td>agent</td>" in html and "<td>explain</td>" in html
+    assert images == 3
+
+
+def test_notebooks_record_demo_runs_when_no_trace_file_exists(tmp_path, monkeypatch):
+    nb = _execute("replay_trace.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(tmp_path / "missing.jsonl")})
+    text, _, _ = _outputs(nb)
+    assert "no trace file found; recorded demo runs into" in text
+    assert "re-run matches the recording" in text
+
+
+def _run_agent_obs_demo(out_dir: Path) -> Path:
+    """``agent-obs demo`` in a subprocess (it sets up global providers), with content capture."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_OBS_", "OTEL_"))}
+    env["AGENT_OBS_CAPTURE_CONTENT"] = "true"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-m", "agent_obs.cli", "demo", "--runs", "6", "--out", str(out_dir)],
+        env=env, cwd=str(out_dir.parent), capture_output=True, text=True, timeout=180,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return out_dir / "traces.jsonl"
+
+
+def test_notebooks_on_the_example_agents_demo_file(tmp_path, monkeypatch):
+    trace_file = _run_agent_obs_demo(tmp_path / "telemetry")
+    traces = load_file(trace_file)
+    runs = traces.agent_runs()
+    assert traces.errors == [] and len(runs) >= 6
+    assert {t.agent_name for t in runs} == {"optimizer_agent"}
+    with_llm = [t for t in runs if t.llm_calls()]
+    assert with_llm and all(t.content_captured for t in with_llm)
+    latest = traces.latest()
+
+    nb = _execute("replay_trace.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)})
+    text, html, images = _outputs(nb)
+    assert f"selected trace {latest.trace_id} (optimizer_agent, {latest.outcome})" in text
+    assert "agent optimizer_agent" in html and "node fetch_job" in html
+    assert images >= 1
+    assert "recording one to re-run" in text and "re-run matches the recording" in text
+
+    nb = _execute("llm_usage.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)})
+    text, html, images = _outputs(nb)
+    stats_line = f"tokens: {sum(t.input_tokens for t in runs)} input, {sum(t.output_tokens for t in runs)} output"
+    assert f"{len(runs)} agent runs in" in text and stats_line in text
+    assert "<td>recommend</td>" in html and images == 3

@@ -1,0 +1,189 @@
+"""setup_observability: what it builds, where telemetry goes, and that shutdown undoes it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import requests
+from langgraph.graph import END, START, StateGraph
+from loguru import logger
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from typing_extensions import TypedDict
+
+from agent_obs import AgentObserver
+from service_obs import traced
+
+
+class State(TypedDict):
+    n: int
+
+
+def _graph():
+    builder = StateGraph(State)
+    builder.add_node("step", lambda s: {"n": s["n"] + 1})
+    builder.add_edge(START, "step")
+    builder.add_edge("step", END)
+    return builder.compile(name="tiny")
+
+
+def test_embedded_default_writes_trace_file_and_log_file(make_obs, make_settings, tmp_path) -> None:
+    obs = make_obs(make_settings())
+    tracer = obs.tracer("test")
+    with tracer.start_as_current_span("request") as span:
+        logger.bind(job_id="j-7").info("inside the request")
+    obs.shutdown(timeout=5)
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    lines = (tmp_path / "traces.jsonl").read_text().splitlines()
+    request = json.loads(lines[0])
+    resource = {a["key"]: a["value"] for a in request["resourceSpans"][0]["resource"]["attributes"]}
+    assert resource["service.name"] == {"stringValue": "svc-test"}
+    assert resource["deployment.environment.name"] == {"stringValue": "test"}
+    spans = request["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert spans[0]["name"] == "request" and spans[0]["traceId"] == trace_id
+    records = [json.loads(l) for l in (tmp_path / "logs.jsonl").read_text().splitlines()]
+    (record,) = [r for r in records if r["message"] == "inside the request"]
+    assert record["trace_id"] == trace_id and record["job_id"] == "j-7" and record["level"] == "INFO"
+
+
+def test_otlp_grpc_export_to_tempo_stand_in(make_obs, make_settings, tempo) -> None:
+    obs = make_obs(make_settings(tempo_endpoint=tempo.endpoint, service_version="1.2.3"))
+
+    @traced("work", tracer_provider=obs.tracer_provider)
+    def work() -> None:
+        return None
+
+    work()
+    obs.shutdown(timeout=5)
+    assert [s.name for s in tempo.spans()] == ["work"]
+    resource = tempo.resources()[0]
+    assert resource["service.name"] == "svc-test" and resource["service.version"] == "1.2.3"
+
+
+def test_otel_exporter_env_endpoint_is_used(make_obs, make_settings, tempo, monkeypatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", tempo.endpoint)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "true")
+    obs = make_obs(make_settings())
+    with obs.tracer().start_as_current_span("via-env"):
+        pass
+    obs.shutdown(timeout=5)
+    assert [s.name for s in tempo.spans()] == ["via-env"]
+
+
+def test_observer_is_wired_to_the_handle(make_obs, span_exporter) -> None:
+    obs = make_obs(span_processors=[SimpleSpanProcessor(span_exporter)])
+    observer = obs.observer(agent_name="tiny-agent")
+    assert isinstance(observer, AgentObserver)
+    with obs.tracer().start_as_current_span("request") as parent:
+        _graph().invoke({"n": 1}, config={"callbacks": [observer]})
+    assert obs.registry.get_sample_value("agent_obs_runs_total", {"agent": "tiny-agent", "status": "ok"}) == 1.0
+    spans = {s.name: s for s in span_exporter.get_finished_spans()}
+    assert spans["invoke_agent tiny-agent"].parent.span_id == parent.get_span_context().span_id
+    assert spans["node step"].parent.span_id == spans["invoke_agent tiny-agent"].context.span_id
+
+
+def test_shutdown_undoes_everything_and_is_idempotent(make_obs, make_settings, loki) -> None:
+    handlers_before = set(logger._core.handlers)  # noqa: SLF001
+    patcher_before = logger._core.patcher  # noqa: SLF001
+    send_before = requests.Session.send
+    obs = make_obs(make_settings(loki_endpoint=loki.url))
+    assert requests.Session.send is not send_before  # instrumented
+    assert len(logger._core.handlers) == len(handlers_before) + 2  # file + Loki  # noqa: SLF001
+    logger.info("queued before shutdown")
+    obs.shutdown(timeout=5)
+    assert [e.json["message"] for e in loki.snapshot()] == ["queued before shutdown"]
+    assert set(logger._core.handlers) == handlers_before  # noqa: SLF001
+    assert logger._core.patcher is patcher_before  # noqa: SLF001
+    assert requests.Session.send is send_before
+    started = time.monotonic()
+    obs.shutdown(timeout=5)
+    assert time.monotonic() - started < 0.05
+
+
+def test_shutdown_is_bounded_when_backends_hang(make_obs, make_settings, loki, tempo) -> None:
+    loki.slow(30)
+    tempo.slow(30)
+    obs = make_obs(make_settings(loki_endpoint=loki.url, tempo_endpoint=tempo.endpoint,
+                                 loki_timeout=30, otlp_timeout=30))
+    with obs.tracer().start_as_current_span("stuck"):
+        logger.info("stuck too")
+    started = time.monotonic()
+    obs.shutdown(timeout=1.0)
+    assert time.monotonic() - started < 2.0
+
+
+def test_set_global_is_opt_in_and_documented_irreversible(tmp_path) -> None:
+    # OpenTelemetry forbids resetting the global provider, so this runs in a child process.
+    code = textwrap.dedent(f"""
+        from opentelemetry import trace
+        from service_obs import setup_observability, ObservabilitySettings
+        s = ObservabilitySettings(trace_file={str(tmp_path / 't.jsonl')!r}, log_file=None,
+                                  log_to_console=False, instrument_http=False)
+        a = setup_observability(s)
+        assert trace.get_tracer_provider() is not a.tracer_provider
+        a.shutdown(1)
+        b = setup_observability(s, set_global=True)
+        assert trace.get_tracer_provider() is b.tracer_provider and b.is_global
+        b.shutdown(1)
+        print("ok")
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "ok", result.stderr
+
+
+def test_otlp_http_protobuf_with_headers(make_obs, make_settings) -> None:
+    from receivers import OtlpHttpReceiver
+
+    with OtlpHttpReceiver() as receiver:
+        obs = make_obs(make_settings(tempo_endpoint=receiver.endpoint, otlp_protocol="http/protobuf",
+                                     otlp_headers={"x-scope-orgid": "tenant-1"}))
+        with obs.tracer().start_as_current_span("over-http"):
+            pass
+        obs.shutdown(timeout=5)
+        assert [s.name for s in receiver.spans()] == ["over-http"]
+        assert receiver.headers[0]["x-scope-orgid"] == "tenant-1"
+
+
+def test_console_sink_shows_trace_id(make_obs, make_settings, capsys) -> None:
+    obs = make_obs(make_settings(log_to_console=True, log_file=None, log_level="INFO"))
+    with obs.tracer().start_as_current_span("req") as span:
+        logger.info("to the console")
+    logger.debug("below the level")
+    obs.shutdown(timeout=2)
+    err = capsys.readouterr().err
+    assert "to the console" in err and f"trace_id={span.get_span_context().trace_id:032x}" in err
+    assert "below the level" not in err
+
+
+def test_a_broken_record_is_counted_not_raised(make_obs, make_settings, loki) -> None:
+    obs = make_obs(make_settings(loki_endpoint=loki.url, log_file=None))
+    obs.logging.loki(object())  # not a loguru message: must not raise
+    from conftest_helpers import dropped
+
+    assert dropped(obs.registry, "error") == 1
+
+
+def test_registry_is_fresh_and_has_process_metrics(make_obs) -> None:
+    from prometheus_client import REGISTRY
+
+    obs = make_obs()
+    assert obs.registry is not REGISTRY
+    assert obs.registry.get_sample_value("process_resident_memory_bytes") > 0
+    assert obs.registry.get_sample_value("process_cpu_seconds_total") is not None
+
+
+def test_log_file_lines_are_flat_json_and_extra_is_untouched(make_obs, make_settings, tmp_path, log_records) -> None:
+    obs = make_obs(make_settings())
+    seen = []
+    handler = logger.add(lambda m: seen.append(dict(m.record["extra"])), format="{message}")
+    try:
+        logger.bind(payload="{not: a format} <red>").warning("braces {} and <tags>", "ok")
+    finally:
+        logger.remove(handler)
+    obs.shutdown(timeout=2)
+    (line,) = [json.loads(l) for l in (tmp_path / "logs.jsonl").read_text().splitlines()]
+    assert line["message"] == "braces ok and <tags>" and line["payload"] == "{not: a format} <red>"
+    assert seen == [{"payload": "{not: a format} <red>"}]

@@ -1,0 +1,192 @@
+"""Helpers for the stack tests: repository paths, tools, dashboard queries, query parsing.
+
+Kept apart from conftest.py so test modules can import plain functions; fixtures live in
+conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DASHBOARD_DIR = REPO / "grafana" / "dashboards"
+RULES_DIR = REPO / "prometheus" / "rules"
+PROMTOOL_TESTS_DIR = REPO / "prometheus" / "tests"
+PARSERS_DIR = Path(__file__).resolve().parent / "parsers"
+INSTALL_HINT = (
+    "install Debian's packages: apt-get update && apt-get install -y --no-install-recommends "
+    "prometheus prometheus-alertmanager"
+)
+
+# What Grafana substitutes for its built-in variables, for queries run outside Grafana.
+BUILTIN_VARIABLES = {"__rate_interval": "1m", "__interval": "15s", "__range": "10m", "__auto": "1m"}
+
+
+def require_binary(name: str) -> str:
+    """The path of a real tool the test needs; fails (never skips) when it is missing."""
+    path = shutil.which(name)
+    if path is None:
+        import pytest
+
+        pytest.fail(f"`{name}` is not installed: {INSTALL_HINT}", pytrace=False)
+    return path
+
+
+def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+# --- dashboards ------------------------------------------------------------------------
+def load_dashboards() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(DASHBOARD_DIR.glob("*.json"))}
+
+
+def iter_panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for panel in dashboard["panels"]:
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def target_language(target: dict[str, Any]) -> str:
+    ds_type = target.get("datasource", {}).get("type")
+    return {"prometheus": "promql", "loki": "logql", "tempo": "traceql"}[ds_type]
+
+
+def target_query(target: dict[str, Any]) -> str:
+    return target["query"] if target_language(target) == "traceql" else target["expr"]
+
+
+def dashboard_queries() -> list[tuple[str, str, str, str]]:
+    """(dashboard file, panel title, language, query with variables substituted)."""
+    out = []
+    for name, dash in load_dashboards().items():
+        values = variable_values(dash)
+        for panel in iter_panels(dash):
+            for target in panel.get("targets", []):
+                lang = target_language(target)
+                out.append((name, panel["title"], lang, substitute(target_query(target), values)))
+    return out
+
+
+def variable_values(dashboard: dict[str, Any]) -> dict[str, str]:
+    """What each template variable expands to when "All" (or the default) is selected."""
+    values = dict(BUILTIN_VARIABLES)
+    for var in dashboard["templating"]["list"]:
+        if var["type"] == "datasource":
+            values[var["name"]] = var["current"]["value"]
+        elif var.get("includeAll"):
+            values[var["name"]] = var["allValue"]
+        else:
+            values[var["name"]] = var["current"]["value"]
+    return values
+
+
+_VAR = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
+
+
+def used_variables(text: str) -> set[str]:
+    return {m.group(1) or m.group(2) for m in _VAR.finditer(text)}
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    def repl(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2)
+        if name not in values:
+            raise KeyError(f"undefined variable ${name} in {text!r}")
+        return values[name]
+
+    return _VAR.sub(repl, text)
+
+
+# --- alert rules -----------------------------------------------------------------------
+def load_rule_groups() -> dict[str, list[dict[str, Any]]]:
+    """Rule file name -> its rules (all groups)."""
+    out = {}
+    for path in sorted(RULES_DIR.glob("*.yml")):
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        out[path.name] = [rule for group in doc["groups"] for rule in group["rules"]]
+    return out
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    return [r for rules in load_rule_groups().values() for r in rules if "alert" in r]
+
+
+# --- real query parsers (Grafana's and Prometheus's Lezer grammars) -----------------------
+def ensure_parsers() -> None:
+    """Install the pinned npm grammars once (``npm ci`` from the committed lock file)."""
+    if (PARSERS_DIR / "node_modules" / "@grafana" / "lezer-logql").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        import pytest
+
+        pytest.fail("node and npm are needed to parse LogQL/TraceQL with Grafana's grammars: "
+                    "apt-get install -y nodejs npm", pytrace=False)
+    done = run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=PARSERS_DIR)
+    if done.returncode != 0:
+        raise RuntimeError(f"npm ci failed in {PARSERS_DIR}: {done.stderr[-2000:]}")
+
+
+def parse_queries(items: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Parse (language, query) pairs with the real grammars; see parsers/parse.mjs."""
+    ensure_parsers()
+    payload = json.dumps([{"lang": lang, "query": q} for lang, q in items])
+    done = run(["node", str(PARSERS_DIR / "parse.mjs")], input=payload, cwd=PARSERS_DIR)
+    if done.returncode != 0:
+        raise RuntimeError(f"parser failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05, what: str = "condition") -> Any:
+    """Poll until ``predicate()`` is truthy or the deadline passes; returns its value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout}s")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_json(url: str, data: Any = None, method: str | None = None, timeout: float = 30.0) -> tuple[int, Any]:
+    """A plain urllib call (not instrumented by service_obs, so test traffic stays out of the
+    service's outbound-HTTP metrics)."""
+    import urllib.error
+    import urllib.request
+
+    body = None if data is None else json.dumps(data).encode()
+    request = urllib.request.Request(url, data=body, method=method or ("POST" if body else "GET"),
+                                     headers={"Content-Type": "application/json"} if body else {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, _decode(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, _decode(exc.read())
+
+
+def _decode(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace")

@@ -1,0 +1,39 @@
+"""The metric names a dashboard or rule may use, read from the modules that define them.
+
+agent_obs.semconv.METRICS, the example's ``examples.optimizer.metrics.SPECS``, service_obs's
+HTTP and database families, prometheus_client's process collector, and Prometheus's own
+``up``. Histograms contribute ``_bucket``, ``_sum`` and ``_count``.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, ProcessCollector
+
+
+def _expand(name: str, kind: str) -> set[str]:
+    if kind == "histogram":
+        return {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+    return {name}
+
+
+def known_metric_names() -> set[str]:
+    from agent_obs import semconv as sc
+    from examples.optimizer import metrics as em
+    from service_obs import fastapi as so_fastapi
+    from service_obs import http as so_http
+    from service_obs import sqlalchemy as so_sql
+
+    names = {"up"}
+    for name, (kind, _labels, _help) in sc.METRICS.items():
+        names |= _expand(name, kind)
+    for name, (kind, _labels, _help, _buckets) in em.SPECS.items():
+        names |= _expand(name, kind)
+    names |= {so_fastapi.METRIC_HTTP_SERVER_REQUESTS, so_http.METRIC_HTTP_CLIENT_ERRORS,
+              so_sql.METRIC_DB_CONNECTION_ERRORS}
+    for hist in (so_fastapi.METRIC_HTTP_SERVER_DURATION, so_http.METRIC_HTTP_CLIENT_DURATION,
+                 so_sql.METRIC_DB_QUERY_DURATION):
+        names |= _expand(hist, "histogram")
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    names |= {s.name for family in registry.collect() for s in family.samples}
+    return names

@@ -1,0 +1,468 @@
+"""The stack proven against real servers: Prometheus and Alertmanager (Debian packages).
+
+One module-scoped stack: the example optimizer service (``create_app``, served by uvicorn on
+127.0.0.1) with its real observability (``setup_observability``), the example's own Dremio
+stand-in with an outage switch, a real Prometheus scraping the service every second with the
+project's prometheus.yml and a copy of the project's rules whose windows and ``for:`` are
+shortened, and a real Alertmanager with the project's alertmanager.yml whose webhook URLs
+point at a receiver in this test. Test traffic uses urllib, which service_obs does not
+instrument, so it never counts as the service's outbound HTTP.
+
+Fakes: the LLM is the example's scripted chat model, subclassed so it can raise a rate-limit
+error on demand. Nothing stands in for Prometheus or Alertmanager.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import threading
+import time
+import urllib.parse
+import warnings
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from stack_helpers import (REPO, RULES_DIR, alert_rules, dashboard_queries, free_port, http_json,
+                           load_dashboards, parse_queries, require_binary, substitute,
+                           variable_values, wait_for)
+
+SERVICE = "optimizer-agent"
+LLM_OUTAGE = threading.Event()
+
+
+# --- fakes and receivers -----------------------------------------------------------------
+def _flaky_model() -> Any:
+    from examples.optimizer.model import ScriptedChatModel
+
+    class RateLimitError(Exception):
+        """What a provider's SDK raises when throttled."""
+
+    class FlakyScriptedModel(ScriptedChatModel):
+        """The example's scripted model; raises RateLimitError while LLM_OUTAGE is set."""
+
+        def _generate(self, *args: Any, **kwargs: Any) -> Any:
+            if LLM_OUTAGE.is_set():
+                raise RateLimitError("induced rate limit")
+            return super()._generate(*args, **kwargs)
+
+        def _stream(self, *args: Any, **kwargs: Any) -> Any:
+            if LLM_OUTAGE.is_set():
+                raise RateLimitError("induced rate limit")
+            yield from super()._stream(*args, **kwargs)
+
+    return FlakyScriptedModel()
+
+
+def _faulty_dremio() -> Any:
+    from examples.optimizer.standin import DremioStandIn
+
+    class FaultyDremio(DremioStandIn):
+        """The example's Dremio stand-in; answers every call with 503 while ``outage`` is set."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.outage = threading.Event()
+
+        def handle(self, method: str, path: str, body: bytes) -> tuple[int, str, bytes]:
+            if self.outage.is_set():
+                return 503, "application/json", b'{"errorMessage": "induced outage"}'
+            return super().handle(method, path, body)
+
+    return FaultyDremio()
+
+
+class WebhookReceiver:
+    """Receives Alertmanager's webhook notifications (its JSON webhook format, v4)."""
+
+    def __init__(self) -> None:
+        self.notifications: list[tuple[str, dict[str, Any]]] = []
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    receiver.notifications.append((self.path, json.loads(body)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def find(self, alertname: str, status: str) -> list[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            return [(path, n) for path, n in self.notifications
+                    if n["status"] == status and any(a["labels"]["alertname"] == alertname for a in n["alerts"])]
+
+
+# --- configs derived from the project's files ----------------------------------------------
+def _test_rules(text: str) -> str:
+    """The project's rules with windows, ``for:`` and intervals shortened to seconds."""
+    windows = {"5m": "10s", "10m": "10s", "15m": "10s", "1h": "30s", "24h": "1m"}
+    text = re.sub(r"\[(5m|10m|15m|1h|24h)\]", lambda m: f"[{windows[m.group(1)]}]", text)
+    text = re.sub(r"for: \d+[smh]", "for: 1s", text)
+    return re.sub(r"interval: \d+[smh]", "interval: 1s", text)
+
+
+def _prometheus_config(app_port: int, prom_port: int, am_port: int) -> dict[str, Any]:
+    cfg = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+    cfg["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
+    replace = {"optimizer:8000": f"127.0.0.1:{app_port}", "localhost:9090": f"127.0.0.1:{prom_port}"}
+    for job in cfg["scrape_configs"]:
+        for static in job["static_configs"]:
+            static["targets"] = [replace[t] for t in static["targets"]]
+    cfg["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] = [f"127.0.0.1:{am_port}"]
+    return cfg
+
+
+def _alertmanager_config(webhook_port: int) -> dict[str, Any]:
+    cfg = yaml.safe_load((REPO / "alertmanager" / "alertmanager.yml").read_text())
+    for route in [cfg["route"], *cfg["route"]["routes"]]:
+        route["group_wait"] = "1s"
+        route["group_interval"] = "1s"
+    for receiver in cfg["receivers"]:
+        for hook in receiver["webhook_configs"]:
+            assert hook["url"].startswith("http://alert-webhook:5001/")
+            hook["url"] = hook["url"].replace("http://alert-webhook:5001", f"http://127.0.0.1:{webhook_port}")
+    return cfg
+
+
+# --- the stack ------------------------------------------------------------------------------
+@dataclass
+class Stack:
+    app_url: str
+    prom_url: str
+    am_url: str
+    dremio: Any
+    webhook: WebhookReceiver
+    obs: Any
+    trace_file: Path
+    log: dict[str, Any] = field(default_factory=dict)
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        status, body = http_json(f"{self.prom_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
+        assert status == 200 and body["status"] == "success", f"{expr}: {body}"
+        return body["data"]["result"]
+
+    def last_scrape(self) -> float:
+        result = self.query(f'max(timestamp(up{{service="{SERVICE}"}} == 1))')
+        return float(result[0]["value"][1]) if result else 0.0
+
+    def wait_scrapes_after(self, moment: float, scrapes: int = 1) -> None:
+        wait_for(lambda: self.last_scrape() >= moment + scrapes - 0.5, timeout=30, interval=0.2,
+                 what=f"{scrapes} Prometheus scrape(s) after the traffic")
+
+
+def _start_process(stack: ExitStack, cmd: list[str], log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "wb")  # noqa: SIM115 - closed by the exit stack
+    stack.callback(log.close)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    stack.callback(stop)
+    return proc
+
+
+def _ready(url: str, proc: subprocess.Popen, log_path: Path) -> bool:
+    if proc.poll() is not None:
+        raise AssertionError(f"{proc.args[0]} exited: {log_path.read_text(errors='replace')[-3000:]}")
+    try:
+        return http_json(url, timeout=2)[0] == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    prometheus = require_binary("prometheus")
+    alertmanager = require_binary("prometheus-alertmanager")
+    import uvicorn
+    from prometheus_client import ProcessCollector
+
+    from examples.optimizer.app import create_app
+    from examples.optimizer.settings import OptimizerSettings
+    from service_obs import ObservabilitySettings, setup_observability
+
+    tmp = tmp_path_factory.mktemp("stack")
+    with ExitStack() as es:
+        dremio = _faulty_dremio().start()
+        es.callback(dremio.stop)
+        trace_file = tmp / "traces.jsonl"
+        obs = setup_observability(ObservabilitySettings(
+            service_name=SERVICE, trace_file=str(trace_file), log_file=None, log_to_console=False,
+            log_to_loki=False))
+        es.callback(obs.shutdown, 5)
+        if obs.registry.get_sample_value("process_resident_memory_bytes") is None:
+            warnings.warn("service_obs's registry has no ProcessCollector: the Performance "
+                          "dashboard's memory/CPU panels need it; registered here", stacklevel=1)
+            ProcessCollector(registry=obs.registry)
+        app = create_app(OptimizerSettings(database_url=f"sqlite:///{tmp / 'optimizer.db'}",
+                                           dremio_url=dremio.url),
+                         obs=obs, chat_model=_flaky_model())
+        app_port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=app_port, log_level="warning",
+                                               access_log=False))
+        thread = threading.Thread(target=server.run, name="optimizer-uvicorn", daemon=True)
+        thread.start()
+
+        def stop_server() -> None:
+            server.should_exit = True
+            thread.join(15)
+
+        es.callback(stop_server)
+        wait_for(lambda: server.started, timeout=30, what="uvicorn started")
+
+        webhook = WebhookReceiver().start()
+        es.callback(webhook.stop)
+        am_port = free_port()
+        (tmp / "alertmanager.yml").write_text(yaml.safe_dump(_alertmanager_config(webhook.port)))
+        am_log = tmp / "alertmanager.log"
+        am = _start_process(es, [
+            alertmanager, f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=", "--log.level=warn",
+        ], am_log)
+
+        prom_port = free_port()
+        (tmp / "rules").mkdir()
+        for path in RULES_DIR.glob("*.yml"):
+            (tmp / "rules" / path.name).write_text(_test_rules(path.read_text()))
+        (tmp / "prometheus.yml").write_text(yaml.safe_dump(_prometheus_config(app_port, prom_port, am_port)))
+        prom_log = tmp / "prometheus.log"
+        prom = _start_process(es, [
+            prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'prom-data'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}", "--enable-feature=exemplar-storage",
+            "--rules.alert.resend-delay=1s", "--log.level=warn",
+        ], prom_log)
+        am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
+        wait_for(lambda: _ready(f"{am_url}/-/ready", am, am_log), timeout=30, interval=0.1, what="alertmanager ready")
+        wait_for(lambda: _ready(f"{prom_url}/-/ready", prom, prom_log), timeout=30, interval=0.1, what="prometheus ready")
+        yield Stack(app_url=f"http://127.0.0.1:{app_port}", prom_url=prom_url, am_url=am_url, dremio=dremio,
+                    webhook=webhook, obs=obs, trace_file=trace_file)
+
+
+# --- traffic ------------------------------------------------------------------------------
+def _wave(base: str, wave: int) -> dict[str, int]:
+    """One pass over every sample job: approvals (interrupt + resume), measurements, retries
+    (the flaky job), tool errors, client errors, an unknown job and an LLM failure."""
+    from examples.optimizer.samples import sample_job_ids
+
+    seen = {"runs": 0, "interrupts": 0, "measurements": 0, "llm_failures": 0}
+    for index, job_id in enumerate(sample_job_ids()):
+        status, body = http_json(f"{base}/optimizations", {"job_id": job_id})
+        assert status == 201, (job_id, status, body)
+        seen["runs"] += 1
+        if body["status"] == "awaiting_approval":
+            seen["interrupts"] += 1
+            approved = (index + wave) % 2 == 0
+            status, body = http_json(f"{base}/optimizations/{body['run_id']}/decision",
+                                     {"approved": approved, "reviewer": "stack-test"})
+            assert status == 200, body
+        for n, rec in enumerate(body["recommendations"]):
+            if rec["status"] == "rejected":
+                continue
+            optimized = 300.0 if (n + wave) % 3 else 950.0  # some meet the estimate, some do not
+            status, _ = http_json(f"{base}/recommendations/{rec['id']}/measurements",
+                                  {"baseline_duration_ms": 1000.0, "optimized_duration_ms": optimized,
+                                   "executions": 10})
+            assert status == 201
+            seen["measurements"] += 1
+    assert http_json(f"{base}/optimizations", {"job_id": "not a job id!"})[0] == 422
+    assert http_json(f"{base}/optimizations", {"job_id": "no-such-job"})[0] == 404
+    LLM_OUTAGE.set()
+    try:
+        status, _ = http_json(f"{base}/optimizations", {"job_id": sample_job_ids()[2]})
+        assert status >= 500
+        seen["llm_failures"] += 1
+    finally:
+        LLM_OUTAGE.clear()
+    return seen
+
+
+@pytest.fixture(scope="module")
+def traffic(stack: Stack) -> dict[str, int]:
+    """Two waves, each scraped, so every counter has moved between two scrapes."""
+    stack.wait_scrapes_after(time.time())
+    first = _wave(stack.app_url, 0)
+    stack.wait_scrapes_after(time.time())
+    second = _wave(stack.app_url, 1)
+    stack.wait_scrapes_after(time.time(), scrapes=2)
+    assert first["interrupts"] and first["measurements"] and first["llm_failures"]
+    return {k: first[k] + second[k] for k in first}
+
+
+# --- tests --------------------------------------------------------------------------------
+def _finite(result: list[dict[str, Any]]) -> bool:
+    return any(math.isfinite(float(r["value"][1])) for r in result)
+
+
+def test_every_dashboard_promql_query_returns_data(stack: Stack, traffic: dict[str, int]):
+    queries = [(d, title, q) for d, title, lang, q in dashboard_queries() if lang == "promql"]
+    assert len(queries) > 60
+    empty, nan_only = [], []
+    for dash, title, expr in queries:
+        result = stack.query(expr)
+        if not result:
+            empty.append(f"{dash}: {title}: {expr}")
+        elif not _finite(result):
+            nan_only.append(f"{dash}: {title}: {expr}")
+    assert not empty, "queries returning nothing:\n" + "\n".join(empty)
+    assert not nan_only, "queries returning only NaN:\n" + "\n".join(nan_only)
+
+
+def test_every_template_variable_has_values(stack: Stack, traffic: dict[str, int]):
+    for name, dash in load_dashboards().items():
+        values = variable_values(dash)
+        for var in dash["templating"]["list"]:
+            if var["type"] != "query":
+                continue
+            match = re.fullmatch(r"label_values\((.+), (\w+)\)", var["definition"])
+            selector, label = substitute(match.group(1), values), match.group(2)
+            status, body = http_json(f"{stack.prom_url}/api/v1/label/{label}/values?"
+                                     + urllib.parse.urlencode({"match[]": selector}))
+            assert status == 200 and body["data"], f"{name}: ${var['name']} has no values ({selector})"
+    runs = stack.query('count(agent_obs_runs_total{service="optimizer-agent"})')
+    assert runs and float(runs[0]["value"][1]) >= 3  # ok, error, interrupted
+
+
+def test_every_alert_expression_returns_data(stack: Stack, traffic: dict[str, int]):
+    """Each rule's expression with `bool` comparisons, so the values behind the threshold show."""
+    rules = alert_rules()
+    parsed = parse_queries([("promql", r["expr"]) for r in rules])
+    empty = []
+    for rule, res in zip(rules, parsed):
+        result = stack.query(res["boolified"])
+        if not result:
+            empty.append(f"{rule['alert']}: {res['boolified']}")
+        else:
+            assert {r["metric"].get("service") for r in result} == {SERVICE}, rule["alert"]
+    assert not empty, "alert expressions returning nothing:\n" + "\n".join(empty)
+
+
+def test_rules_load_and_evaluate_without_errors(stack: Stack, traffic: dict[str, int]):
+    status, body = http_json(f"{stack.prom_url}/api/v1/rules")
+    rules = [r for g in body["data"]["groups"] for r in g["rules"]]
+    assert {r["name"] for r in rules} == {r["alert"] for r in alert_rules()}
+    unhealthy = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
+    assert not unhealthy
+
+
+def test_every_metric_name_is_in_the_real_scrape(stack: Stack, traffic: dict[str, int]):
+    status, body = http_json(f"{stack.prom_url}/api/v1/targets/metadata?"
+                             + urllib.parse.urlencode({"match_target": f'{{service="{SERVICE}"}}'}))
+    families = {m["metric"] for m in body["data"]}
+    queries = [q for _, _, lang, q in dashboard_queries() if lang == "promql"] + [r["expr"] for r in alert_rules()]
+    used = {name for res in parse_queries([("promql", q) for q in queries]) for name in res["metrics"]}
+    missing = []
+    for name in sorted(used - {"up"}):
+        base = re.sub(r"_(bucket|sum|count|total)$", "", name)
+        if name not in families and base not in families:
+            missing.append(name)
+    assert not missing, f"not exposed by the running service: {missing}"
+
+
+def _trace_ids_in_file(path: Path) -> set[str]:
+    ids = set()
+    for line in path.read_text().splitlines():
+        for rs in json.loads(line).get("resourceSpans", []):
+            for ss in rs.get("scopeSpans", []):
+                ids.update(span["traceId"].lower() for span in ss.get("spans", []))
+    return ids
+
+
+def test_exemplars_point_at_traces_in_the_trace_file(stack: Stack, traffic: dict[str, int]):
+    from agent_obs import semconv as sc
+
+    now = time.time()
+    exemplar_ids: dict[str, set[str]] = {}
+    for metric in (sc.METRIC_OPERATION_DURATION, sc.METRIC_AGENT_DURATION, sc.METRIC_NODE_DURATION):
+        status, body = http_json(f"{stack.prom_url}/api/v1/query_exemplars?" + urllib.parse.urlencode(
+            {"query": f"{metric}_bucket", "start": now - 600, "end": now + 60}))
+        assert status == 200, body
+        exemplar_ids[metric] = {e["labels"]["trace_id"] for s in body["data"] for e in s["exemplars"]}
+        assert exemplar_ids[metric], f"no exemplars stored for {metric}"
+    stack.obs.tracer_provider.force_flush()
+    in_file = wait_for(lambda: stack.trace_file.exists() and _trace_ids_in_file(stack.trace_file),
+                       timeout=15, what="trace file written")
+    for metric, ids in exemplar_ids.items():
+        assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+        assert ids <= in_file, f"{metric}: exemplar trace ids not in the trace file: {ids - in_file}"
+
+
+def test_alertmanager_inhibits_a_services_warnings_while_it_has_a_critical(stack: Stack):
+    labels = {"service": "inhibit-check", "job": "stack-test"}
+    alerts = [{"labels": {"alertname": "SyntheticCritical", "severity": "critical", **labels}},
+              {"labels": {"alertname": "SyntheticWarning", "severity": "warning", **labels}},
+              {"labels": {"alertname": "SyntheticWarning", "severity": "warning", "service": "other"}}]
+    status, _ = http_json(f"{stack.am_url}/api/v2/alerts", alerts)
+    assert status == 200
+
+    def states() -> dict[tuple[str, str], list[str]] | None:
+        _, body = http_json(f"{stack.am_url}/api/v2/alerts?" + urllib.parse.urlencode(
+            {"filter": 'alertname=~"Synthetic.*"'}))
+        found = {(a["labels"]["alertname"], a["labels"]["service"]): a["status"]["inhibitedBy"] for a in body}
+        return found if len(found) == 3 and found[("SyntheticWarning", "inhibit-check")] else None
+
+    found = wait_for(states, timeout=15, interval=0.2, what="inhibition applied")
+    assert found[("SyntheticCritical", "inhibit-check")] == []
+    assert found[("SyntheticWarning", "other")] == []
+
+
+def test_dremio_outage_fires_an_alert_and_its_resolution_arrives(stack: Stack, traffic: dict[str, int]):
+    """Runs last: it changes the service's error counters."""
+    from examples.optimizer.samples import sample_job_ids
+
+    job = sample_job_ids()[0]
+    stack.dremio.outage.set()
+    try:
+        def fired() -> list:
+            status, _ = http_json(f"{stack.app_url}/optimizations", {"job_id": job})
+            assert status == 502
+            return stack.webhook.find("DremioAPIFailures", "firing")
+
+        notifications = wait_for(fired, timeout=60, interval=0.2, what="DremioAPIFailures firing notification")
+    finally:
+        stack.dremio.outage.clear()
+    path, note = notifications[0]
+    assert path == "/alerts/warning" and note["receiver"] == "webhook-warning"
+    alert = next(a for a in note["alerts"] if a["labels"]["alertname"] == "DremioAPIFailures")
+    assert alert["labels"]["service"] == SERVICE and alert["labels"]["severity"] == "warning"
+    assert alert["annotations"]["runbook_url"] == "docs/runbooks.md#dremioapifailures"
+    assert "Dremio" in alert["annotations"]["summary"]
+
+    def resolved() -> list:
+        status, _ = http_json(f"{stack.app_url}/optimizations", {"job_id": job})
+        assert status == 201
+        return stack.webhook.find("DremioAPIFailures", "resolved")
+
+    (path, note), *_ = wait_for(resolved, timeout=60, interval=0.5, what="DremioAPIFailures resolved notification")
+    assert note["receiver"] == "webhook-warning"
