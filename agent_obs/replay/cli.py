@@ -52,7 +52,8 @@ def run_replay(
     if is_url(source):
         client = TempoClient(source)
         if list_only:
-            out.print(_listing_table(client.search(), f"agent runs in Tempo at {client.base_url}"))
+            found = sorted(client.search(), key=lambda s: s.start_ns)  # Tempo does not sort them
+            out.print(_listing_table(found, f"agent runs in Tempo at {client.base_url}"))
             return 0
         trace = client.get_trace(trace_id or client.latest_trace_id())
     else:
