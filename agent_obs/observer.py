@@ -204,9 +204,21 @@ class AgentObserver(BaseCallbackHandler):
                     links.append(Link(interrupted, {"agent_obs.link.type": "resumed_from"}))
                     attributes[sc.LANGGRAPH_RESUMED] = True
         self._begin(run, attributes, links)
+        if self._content is not None and is_recording(run):
+            self._record_graph_input(run, inputs)
         self._metrics.root_started(run)
         trace_id, span_id = trace_ids(run)
         self._logs.root_started(run, trace_id, span_id)
+
+    def _record_graph_input(self, run: Run, inputs: Any) -> None:
+        content = self._content
+        text, length = content.value(inputs)
+        attributes = _content_attrs(sc.GRAPH_INPUT, text, length)
+        messages = inputs.get("messages") if isinstance(inputs, Mapping) else None
+        if isinstance(messages, (list, tuple)) and messages:
+            text, length = content.messages(list(messages))
+            attributes.update(_content_attrs(sc.GEN_AI_INPUT_MESSAGES, text, length))
+        self._spans.set_attributes(run, attributes)
 
     def _start_node(self, run_id: UUID, name: str, parent: Run | None, metadata: dict[str, Any]) -> None:
         run = Run(run_id, RunKind.NODE, name, parent, self._clock())
@@ -335,6 +347,9 @@ class AgentObserver(BaseCallbackHandler):
                     self._spans.add_event(run.parent, sc.EVENT_ROUTE, {
                         sc.ROUTE_NAME: run.name, sc.ROUTE_DESTINATIONS: destinations})
             return
+        if run.is_root and self._content is not None and is_recording(run):
+            text, length = self._content.value(outputs)
+            self._spans.set_attributes(run, _content_attrs(sc.GRAPH_OUTPUT, text, length))
         if run.kind is RunKind.AGENT and run.interrupted:
             self._finish(run, sc.OUTCOME_INTERRUPTED)
         else:

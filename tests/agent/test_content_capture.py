@@ -99,3 +99,13 @@ def test_no_serialisation_when_the_span_is_not_recording(registry, monkeypatch):
         user("hi"), config={"callbacks": [observer]})
     assert calls == []
     assert registry.get_sample_value("agent_obs_runs_total", {"agent": "weather_agent", "status": "ok"}) == 1
+
+
+def test_graph_input_and_output_on_the_agent_span(content_observer, span_exporter):
+    build_tool_agent(ScriptedChatModel(responses=tool_agent_script())).invoke(
+        user("weather and tea?"), config={"callbacks": [content_observer]})
+    root = one(list(span_exporter.get_finished_spans()), "invoke_agent weather_agent")
+    assert json.loads(root.attributes["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "weather and tea?"}]}]
+    assert "weather and tea?" in root.attributes["agent_obs.graph.input"]
+    assert "It is sunny in Paris" in root.attributes["agent_obs.graph.output"]
