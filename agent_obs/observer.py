@@ -26,6 +26,15 @@ from opentelemetry.trace import Link
 
 from agent_obs import extract
 from agent_obs import semconv as sc
+from agent_obs.graph_runs import (
+    has_seq_step_tag,
+    is_node_run,
+    is_resume,
+    route_destinations,
+    serialized_name,
+)
+from agent_obs.guard import RateLimitedLog, guarded
+from agent_obs.llm_results import apply_result, content_attributes, response_attributes
 from agent_obs.logs import LogSink
 from agent_obs.metrics import MetricsSink, metrics_for
 from agent_obs.runs import Run, RunKind, RunTable
@@ -34,8 +43,6 @@ from agent_obs.spans import SpanSink, is_recording, span_name, trace_ids
 _log = logging.getLogger("agent_obs")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-_GRAPH_STEP_TAG = "graph:step:"
-_SEQ_STEP_TAG = "seq:step:"
 _MAX_REMEMBERED_INTERRUPTS = 1024
 
 
@@ -48,37 +55,6 @@ def capture_content_from_env(environ: Mapping[str, str] | None = None) -> bool:
     if value not in _FALSE:
         _log.warning("%s=%r is not a boolean; content capture stays off", sc.ENV_CAPTURE_CONTENT, raw)
     return False
-
-
-class _RateLimitedLog:
-    """At most one stdlib log line per callback name per interval."""
-
-    def __init__(self, interval: float = 60.0) -> None:
-        self._interval = interval
-        self._last: dict[str, float] = {}
-
-    def __call__(self, callback: str, error: BaseException) -> None:
-        now = time.monotonic()
-        if now - self._last.get(callback, -self._interval) >= self._interval:
-            self._last[callback] = now
-            _log.warning("agent_obs: error in %s callback (ignored): %r", callback, error, exc_info=error)
-
-
-def _guarded(callback: str):
-    """Wrap a callback so telemetry errors are swallowed, counted and logged."""
-
-    def wrap(method):
-        def guarded(self: AgentObserver, *args: Any, **kwargs: Any) -> None:
-            try:
-                method(self, *args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
-                self._handler_error(callback, exc)
-
-        guarded.__name__ = method.__name__
-        guarded.__doc__ = method.__doc__
-        return guarded
-
-    return wrap
 
 
 class AgentObserver(BaseCallbackHandler):
@@ -138,7 +114,7 @@ class AgentObserver(BaseCallbackHandler):
         self._logs = LogSink(logger)
         self._lock = threading.Lock()
         self._interrupted_threads: OrderedDict[str, Any] = OrderedDict()
-        self._log_error = _RateLimitedLog()
+        self._log_error = RateLimitedLog()
 
     # --- self-health ---------------------------------------------------------------------
     def _handler_error(self, callback: str, error: BaseException) -> None:
@@ -165,22 +141,22 @@ class AgentObserver(BaseCallbackHandler):
         name, kind = span_name(run)
         self._spans.start(run, name, kind, attributes, links)
 
-    @_guarded("on_chain_start")
+    @guarded("on_chain_start")
     def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID,
                        parent_run_id: UUID | None = None, tags: list[str] | None = None,
                        metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        name = kwargs.get("name") or _serialized_name(serialized) or "chain"
+        name = kwargs.get("name") or serialized_name(serialized) or "chain"
         raw_parent = self._runs.get(parent_run_id)
         if raw_parent is None:
             self._start_root(run_id, name, inputs, metadata)
             return
         parent = raw_parent.parent if raw_parent.kind is RunKind.CHAIN else raw_parent
         node = metadata.get("langgraph_node") if metadata else None
-        if node is not None and node == name and _is_node_run(metadata, parent, tags):
+        if node is not None and node == name and is_node_run(metadata, parent, tags):
             self._start_node(run_id, name, parent, metadata)
             return
         run = Run(run_id, RunKind.CHAIN, name, parent, self._clock())
-        if tags and parent is not None and parent.kind is RunKind.NODE and _has_seq_step_tag(tags):
+        if tags and parent is not None and parent.kind is RunKind.NODE and has_seq_step_tag(tags):
             run.extra = {"router_candidate": True}
         self._runs.add(run)
 
@@ -198,7 +174,7 @@ class AgentObserver(BaseCallbackHandler):
         if thread_id is not None:
             run.thread_id = str(thread_id)
             attributes[sc.GEN_AI_CONVERSATION_ID] = run.thread_id
-            if _is_resume(inputs):
+            if is_resume(inputs):
                 interrupted = self._interrupted_threads.get(run.thread_id)
                 if interrupted is not None:
                     links.append(Link(interrupted, {"agent_obs.link.type": "resumed_from"}))
@@ -213,11 +189,11 @@ class AgentObserver(BaseCallbackHandler):
     def _record_graph_input(self, run: Run, inputs: Any) -> None:
         content = self._content
         text, length = content.value(inputs)
-        attributes = _content_attrs(sc.GRAPH_INPUT, text, length)
+        attributes = content_attributes(sc.GRAPH_INPUT, text, length)
         messages = inputs.get("messages") if isinstance(inputs, Mapping) else None
         if isinstance(messages, (list, tuple)) and messages:
             text, length = content.messages(list(messages))
-            attributes.update(_content_attrs(sc.GEN_AI_INPUT_MESSAGES, text, length))
+            attributes.update(content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))
         self._spans.set_attributes(run, attributes)
 
     def _start_node(self, run_id: UUID, name: str, parent: Run | None, metadata: dict[str, Any]) -> None:
@@ -248,14 +224,14 @@ class AgentObserver(BaseCallbackHandler):
         self._begin(run, attributes)
         self._metrics.node_started(run)
 
-    @_guarded("on_chat_model_start")
+    @guarded("on_chat_model_start")
     def on_chat_model_start(self, serialized: dict[str, Any] | None, messages: list[list[Any]], *,
                             run_id: UUID, parent_run_id: UUID | None = None,
                             tags: list[str] | None = None, metadata: dict[str, Any] | None = None,
                             **kwargs: Any) -> None:
         self._start_llm(sc.OP_CHAT, serialized, messages, run_id, parent_run_id, metadata, kwargs)
 
-    @_guarded("on_llm_start")
+    @guarded("on_llm_start")
     def on_llm_start(self, serialized: dict[str, Any] | None, prompts: list[str], *, run_id: UUID,
                      parent_run_id: UUID | None = None, tags: list[str] | None = None,
                      metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
@@ -266,7 +242,7 @@ class AgentObserver(BaseCallbackHandler):
                    kwargs: dict[str, Any]) -> None:
         params = kwargs.get("invocation_params")
         model = extract.request_model(params, metadata, serialized)
-        name = kwargs.get("name") or _serialized_name(serialized) or operation
+        name = kwargs.get("name") or serialized_name(serialized) or operation
         run = Run(run_id, RunKind.LLM, name, self._parent(parent_run_id), self._clock())
         run.operation = operation
         run.model = model
@@ -286,14 +262,14 @@ class AgentObserver(BaseCallbackHandler):
         self._begin(run, attributes)
         if self._content is not None and is_recording(run):
             text, length = self._content.messages(prompt)
-            self._spans.set_attributes(run, _content_attrs(sc.GEN_AI_INPUT_MESSAGES, text, length))
+            self._spans.set_attributes(run, content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))
 
-    @_guarded("on_tool_start")
+    @guarded("on_tool_start")
     def on_tool_start(self, serialized: dict[str, Any] | None, input_str: str, *, run_id: UUID,
                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
                       metadata: dict[str, Any] | None = None, inputs: dict[str, Any] | None = None,
                       **kwargs: Any) -> None:
-        name = kwargs.get("name") or _serialized_name(serialized) or "tool"
+        name = kwargs.get("name") or serialized_name(serialized) or "tool"
         run = Run(run_id, RunKind.TOOL, name, self._parent(parent_run_id), self._clock())
         attributes: dict[str, Any] = {
             sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL,
@@ -311,74 +287,80 @@ class AgentObserver(BaseCallbackHandler):
                 extra[sc.GEN_AI_TOOL_DESCRIPTION] = description[:1024]
             if self._content is not None:
                 text, length = self._content.value(inputs if inputs is not None else input_str)
-                extra.update(_content_attrs(sc.GEN_AI_TOOL_CALL_ARGUMENTS, text, length))
+                extra.update(content_attributes(sc.GEN_AI_TOOL_CALL_ARGUMENTS, text, length))
             if extra:
                 self._spans.set_attributes(run, extra)
 
-    @_guarded("on_retriever_start")
+    @guarded("on_retriever_start")
     def on_retriever_start(self, serialized: dict[str, Any] | None, query: str, *, run_id: UUID,
                            parent_run_id: UUID | None = None, tags: list[str] | None = None,
                            metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        name = kwargs.get("name") or _serialized_name(serialized) or "retriever"
+        name = kwargs.get("name") or serialized_name(serialized) or "retriever"
         run = Run(run_id, RunKind.RETRIEVER, name, self._parent(parent_run_id), self._clock())
         attributes = {sc.GEN_AI_OPERATION_NAME: sc.OP_RETRIEVAL, sc.GEN_AI_DATA_SOURCE_ID: name}
         self._begin(run, attributes)
         if self._content is not None and is_recording(run):
             text, length = self._content.value(query)
-            self._spans.set_attributes(run, _content_attrs(sc.GEN_AI_INPUT_MESSAGES, text, length))
+            self._spans.set_attributes(run, content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))
 
     # --- while running ---------------------------------------------------------------------
-    @_guarded("on_llm_new_token")
+    @guarded("on_llm_new_token")
     def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.get(run_id)
         if run is not None and not run.first_chunk_mono:
             run.first_chunk_mono = self._clock()
 
     # --- ending runs -------------------------------------------------------------------------
-    @_guarded("on_chain_end")
+    @guarded("on_chain_end")
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.pop(run_id)
         if run is None:
             return
         if run.kind is RunKind.CHAIN:
             if run.extra and run.parent is not None:
-                destinations = _route_destinations(outputs)
+                destinations = route_destinations(outputs)
                 if destinations:
                     self._spans.add_event(run.parent, sc.EVENT_ROUTE, {
                         sc.ROUTE_NAME: run.name, sc.ROUTE_DESTINATIONS: destinations})
             return
         if run.is_root and self._content is not None and is_recording(run):
             text, length = self._content.value(outputs)
-            self._spans.set_attributes(run, _content_attrs(sc.GRAPH_OUTPUT, text, length))
+            self._spans.set_attributes(run, content_attributes(sc.GRAPH_OUTPUT, text, length))
         if run.kind is RunKind.AGENT and run.interrupted:
             self._finish(run, sc.OUTCOME_INTERRUPTED)
         else:
             self._finish(run, sc.OUTCOME_OK)
 
-    @_guarded("on_chain_error")
+    @guarded("on_chain_error")
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._fail(run_id, error)
 
-    @_guarded("on_llm_end")
+    @guarded("on_llm_end")
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.pop(run_id)
         if run is None:
             return
-        self._record_llm_result(run, response)
+        usage = apply_result(run, response, self._prices)
+        if is_recording(run):
+            attributes = response_attributes(run, response, usage)
+            if self._content is not None:
+                text, length = self._content.output_messages(getattr(response, "generations", []))
+                attributes.update(content_attributes(sc.GEN_AI_OUTPUT_MESSAGES, text, length))
+            self._spans.set_attributes(run, attributes)
         self._finish(run, sc.OUTCOME_OK)
 
-    @_guarded("on_llm_error")
+    @guarded("on_llm_error")
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._fail(run_id, error)
 
-    @_guarded("on_tool_end")
+    @guarded("on_tool_end")
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.pop(run_id)
         if run is None:
             return
         if self._content is not None and is_recording(run):
             text, length = self._content.value(getattr(output, "content", output))
-            self._spans.set_attributes(run, _content_attrs(sc.GEN_AI_TOOL_CALL_RESULT, text, length))
+            self._spans.set_attributes(run, content_attributes(sc.GEN_AI_TOOL_CALL_RESULT, text, length))
         if getattr(output, "status", None) == "error":
             # A tool that handles its own ToolException reports it as an error message.
             from langchain_core.tools import ToolException
@@ -388,11 +370,11 @@ class AgentObserver(BaseCallbackHandler):
             return
         self._finish(run, sc.OUTCOME_OK)
 
-    @_guarded("on_tool_error")
+    @guarded("on_tool_error")
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._fail(run_id, error)
 
-    @_guarded("on_retriever_end")
+    @guarded("on_retriever_end")
     def on_retriever_end(self, documents: Sequence[Any], *, run_id: UUID, **kwargs: Any) -> None:
         run = self._runs.pop(run_id)
         if run is None:
@@ -400,10 +382,10 @@ class AgentObserver(BaseCallbackHandler):
         if self._content is not None and is_recording(run):
             contents = [getattr(d, "page_content", d) for d in documents]
             text, length = self._content.value(contents)
-            self._spans.set_attributes(run, _content_attrs(sc.GEN_AI_OUTPUT_MESSAGES, text, length))
+            self._spans.set_attributes(run, content_attributes(sc.GEN_AI_OUTPUT_MESSAGES, text, length))
         self._finish(run, sc.OUTCOME_OK)
 
-    @_guarded("on_retriever_error")
+    @guarded("on_retriever_error")
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         self._fail(run_id, error)
 
@@ -464,127 +446,3 @@ class AgentObserver(BaseCallbackHandler):
                 continue
             self._metrics.abandoned(why)
             self._finish(root, sc.OUTCOME_CANCELLED)
-
-    # --- LLM results -----------------------------------------------------------------------
-    def _record_llm_result(self, run: Run, response: Any) -> None:
-        usage = extract.usage(response)
-        if usage.reported:
-            run.input_tokens = usage.input_tokens
-            run.output_tokens = usage.output_tokens
-        else:
-            from agent_obs import tokens
-
-            run.input_tokens = tokens.count_messages(run.prompt, run.model)
-            run.output_tokens = tokens.count_generation_text(extract.output_text(response), run.model)
-            run.usage_estimated = True
-        run.prompt = None
-        response_model = extract.response_model(response)
-        if not run.model and response_model:
-            run.model = response_model
-        run.finish_reasons = extract.finish_reasons(response)
-        pricing_model = response_model or run.model
-        cost = None
-        if run.input_tokens is not None or run.output_tokens is not None:
-            cost = self._prices.cost(pricing_model, run.input_tokens or 0, run.output_tokens or 0,
-                                     usage.cache_read or 0)
-            if cost is None and run.model and run.model != pricing_model:
-                cost = self._prices.cost(run.model, run.input_tokens or 0, run.output_tokens or 0,
-                                         usage.cache_read or 0)
-        run.cost_usd = cost
-        if not is_recording(run):
-            return
-        attributes: dict[str, Any] = {}
-        if response_model:
-            attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
-        response_id = extract.response_id(response)
-        if response_id:
-            attributes[sc.GEN_AI_RESPONSE_ID] = response_id
-        if run.input_tokens is not None:
-            attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] = run.input_tokens
-        if run.output_tokens is not None:
-            attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = run.output_tokens
-        if usage.cache_read is not None:
-            attributes[sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read
-        if usage.cache_creation is not None:
-            attributes[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_creation
-        if usage.reasoning is not None:
-            attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning
-        attributes[sc.USAGE_ESTIMATED] = run.usage_estimated
-        if run.finish_reasons:
-            attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = list(run.finish_reasons)
-        if run.first_chunk_mono:
-            attributes[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = run.first_chunk_mono - run.start_mono
-        if cost is not None:
-            attributes[sc.COST_USD] = cost
-        else:
-            attributes[sc.COST_UNKNOWN_MODEL] = True
-        if self._content is not None:
-            text, length = self._content.output_messages(getattr(response, "generations", []))
-            attributes.update(_content_attrs(sc.GEN_AI_OUTPUT_MESSAGES, text, length))
-        self._spans.set_attributes(run, attributes)
-
-
-def _serialized_name(serialized: Mapping[str, Any] | None) -> str | None:
-    if not serialized:
-        return None
-    name = serialized.get("name")
-    if isinstance(name, str) and name:
-        return name
-    ids = serialized.get("id")
-    if isinstance(ids, list) and ids:
-        return str(ids[-1])
-    return None
-
-
-def _is_node_run(metadata: Mapping[str, Any], parent: Run | None, tags: list[str] | None) -> bool:
-    """A LangGraph task run, not a plumbing level with the same name.
-
-    Each task has its own checkpoint namespace; a compiled subgraph used as a node runs its
-    own graph run inside the node's task with the *same* namespace, so it is not a new node.
-    Functional-API ``@task`` calls carry no ``graph:step`` tag but do get a namespace.
-    """
-    namespace = metadata.get("langgraph_checkpoint_ns")
-    if namespace:
-        return namespace != (parent.checkpoint_ns if parent is not None else None)
-    return bool(tags) and _has_graph_step_tag(tags)
-
-
-def _has_graph_step_tag(tags: list[str]) -> bool:
-    for tag in tags:
-        if tag.startswith(_GRAPH_STEP_TAG):
-            return True
-    return False
-
-
-def _has_seq_step_tag(tags: list[str]) -> bool:
-    for tag in tags:
-        if tag.startswith(_SEQ_STEP_TAG):
-            return True
-    return False
-
-
-def _route_destinations(outputs: Any) -> list[str] | None:
-    """A router returns a node name, END, a Send, or a list of those."""
-    items = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    destinations: list[str] = []
-    for item in items:
-        if isinstance(item, str):
-            destinations.append(item)
-            continue
-        node = getattr(item, "node", None)  # langgraph.types.Send
-        if isinstance(node, str) and hasattr(item, "arg"):
-            destinations.append(node)
-            continue
-        return None
-    return destinations or None
-
-
-def _is_resume(inputs: Any) -> bool:
-    return getattr(inputs, "resume", None) is not None and type(inputs).__name__ == "Command"
-
-
-def _content_attrs(key: str, text: str, original_length: int) -> dict[str, Any]:
-    attributes: dict[str, Any] = {key: text}
-    if original_length > len(text):
-        attributes[key + sc.CONTENT_TRUNCATED_SUFFIX] = original_length
-    return attributes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import by_name, one
+from span_helpers import by_name, one
 from graphs import ScriptedChatModel, build_tool_agent, tool_agent_script, tool_call, user
 from langchain_core.messages import AIMessage
 from opentelemetry.sdk.trace import TracerProvider

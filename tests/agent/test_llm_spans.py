@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import by_name, one, parent_of
+from span_helpers import by_name, one, parent_of
 from graphs import ScriptedChatModel, build_tool_agent, get_weather, tool_agent_script, user
 from langchain_core.language_models.fake import FakeListLLM
 from langchain_core.messages import AIMessage, HumanMessage

@@ -7,7 +7,7 @@ import re
 from typing import Annotated, TypedDict
 
 import pytest
-from conftest import by_name, one
+from span_helpers import by_name, one
 from graphs import ScriptedChatModel, broken_tool, build_tool_agent, tool_agent_script, tool_call, user
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver

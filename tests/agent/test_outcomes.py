@@ -8,7 +8,7 @@ import threading
 from typing import Annotated, TypedDict
 
 import pytest
-from conftest import by_name, one, parent_of
+from span_helpers import by_name, one, parent_of
 from graphs import ScriptedChatModel, broken_tool, build_tool_agent, get_weather, tool_call, user
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver

@@ -10,7 +10,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import by_name, parent_of
+from span_helpers import by_name, parent_of
 from graphs import ScriptedChatModel, build_tool_agent, tool_agent_script, user
 from opentelemetry.trace import StatusCode
 

@@ -7,7 +7,7 @@ import operator
 from typing import Annotated, Any, TypedDict
 
 import pytest
-from conftest import by_name, one, parent_of, render_tree
+from span_helpers import by_name, one, parent_of, render_tree
 from graphs import ScriptedChatModel, build_tool_agent, tool_agent_script, user
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import RetryPolicy, Send

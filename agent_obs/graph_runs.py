@@ -1,0 +1,75 @@
+"""How LangGraph's runs look from the callbacks: which chain runs are nodes, which are
+routers, what a router chose, and whether an input resumes an interrupted thread.
+
+LangGraph does not label its runs for handlers; these rules read the metadata and tags it
+does set (``langgraph_node``, ``langgraph_checkpoint_ns``, ``graph:step:N``, ``seq:step:N``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from agent_obs.runs import Run
+
+_GRAPH_STEP_TAG = "graph:step:"
+_SEQ_STEP_TAG = "seq:step:"
+
+
+def serialized_name(serialized: Mapping[str, Any] | None) -> str | None:
+    if not serialized:
+        return None
+    name = serialized.get("name")
+    if isinstance(name, str) and name:
+        return name
+    ids = serialized.get("id")
+    if isinstance(ids, list) and ids:
+        return str(ids[-1])
+    return None
+
+
+def is_node_run(metadata: Mapping[str, Any], parent: Run | None, tags: list[str] | None) -> bool:
+    """A LangGraph task run, not a plumbing level with the same name.
+
+    Each task has its own checkpoint namespace; a compiled subgraph used as a node runs its
+    own graph run inside the node's task with the *same* namespace, so it is not a new node.
+    Functional-API ``@task`` calls carry no ``graph:step`` tag but do get a namespace.
+    """
+    namespace = metadata.get("langgraph_checkpoint_ns")
+    if namespace:
+        return namespace != (parent.checkpoint_ns if parent is not None else None)
+    return bool(tags) and has_graph_step_tag(tags)
+
+
+def has_graph_step_tag(tags: list[str]) -> bool:
+    for tag in tags:
+        if tag.startswith(_GRAPH_STEP_TAG):
+            return True
+    return False
+
+
+def has_seq_step_tag(tags: list[str]) -> bool:
+    for tag in tags:
+        if tag.startswith(_SEQ_STEP_TAG):
+            return True
+    return False
+
+
+def route_destinations(outputs: Any) -> list[str] | None:
+    """A router returns a node name, END, a Send, or a list of those."""
+    items = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    destinations: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            destinations.append(item)
+            continue
+        node = getattr(item, "node", None)  # langgraph.types.Send
+        if isinstance(node, str) and hasattr(item, "arg"):
+            destinations.append(node)
+            continue
+        return None
+    return destinations or None
+
+
+def is_resume(inputs: Any) -> bool:
+    return getattr(inputs, "resume", None) is not None and type(inputs).__name__ == "Command"
+
