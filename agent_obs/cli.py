@@ -50,16 +50,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_replay(args.source, trace_id=args.trace_id, html=args.html, list_only=args.list)
         if args.command == "serve":
+            if not 0 < args.port < 65536:
+                raise CliError(f"--port must be between 1 and 65535, not {args.port}")
             from examples.optimizer.serve import run_server
 
             return run_server(host=args.host, port=args.port)
     except CliError as exc:
         print(f"agent-obs {args.command}: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a folder that cannot be written, a port that cannot be bound
+        where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
+        print(f"agent-obs {args.command}: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     return 2
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the package module so that CliError here is the one other modules raise.
+    from agent_obs.cli import main as package_main
+
+    sys.exit(package_main())
