@@ -181,8 +181,10 @@ class RunTable:
         """Top-level runs to force-end: past the TTL, or the oldest while over the cap."""
         now = self._clock()
         with self._lock:
+            # A snapshot: other threads add and remove roots without taking the lock.
+            roots = list(self._roots.values())
             victims: list[tuple[Run, str]] = []
-            for root in self._roots.values():
+            for root in roots:
                 if now - root.start_mono > self.ttl_seconds:
                     victims.append((root, "ttl"))
                 else:
@@ -192,7 +194,7 @@ class RunTable:
             if excess > 0:
                 excess += self.max_runs // 10
                 chosen = {id(r) for r, _ in victims}
-                for root in self._roots.values():
+                for root in roots:
                     if excess <= 0:
                         break
                     if id(root) not in chosen:

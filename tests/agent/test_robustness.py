@@ -282,3 +282,29 @@ def test_many_threads_first_use_of_one_registry(registry):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_eviction_while_other_threads_start_and_end_runs(registry):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    observer = AgentObserver(tracer_provider=TracerProvider(sampler=ALWAYS_OFF), registry=registry,
+                             max_open_runs=50)
+
+    def churn(abandon: bool) -> None:
+        for _ in range(3000):
+            root = uuid.uuid4()
+            observer.on_chain_start({}, {}, run_id=root, name="churn")
+            if not abandon:
+                observer.on_chain_end({}, run_id=root)
+
+    threads = [threading.Thread(target=lambda a=i % 2 == 0: contextvars.copy_context().run(churn, a))
+               for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    errors = sum(s.value for m in registry.collect() if m.name == "agent_obs_handler_errors" for s in m.samples
+                 if s.name.endswith("_total"))
+    assert errors == 0
+    assert observer.open_runs <= 50 + 256 * 8
