@@ -17,6 +17,8 @@ from opentelemetry.trace import Status, StatusCode
 from .detectors import DETECTORS, Detector
 
 TRACER_NAME = "examples.optimizer"
+SPAN_ANALYZE_QUERY = "analysis.analyze_query"
+ATTR_JOB_ID = "job_id"  # also how replay finds the job of a recorded run
 
 
 class AnalysisService:
@@ -26,8 +28,8 @@ class AnalysisService:
         self.detectors = tuple(detectors)
 
     def analyze_query(self, job_id: str, query: str, profile: dict[str, Any]) -> list[dict[str, Any]]:
-        with self._tracer.start_as_current_span("analysis.analyze_query") as span:
-            span.set_attribute("job_id", job_id)
+        with self._tracer.start_as_current_span(SPAN_ANALYZE_QUERY) as span:
+            span.set_attribute(ATTR_JOB_ID, job_id)
             issues: list[dict[str, Any]] = []
             for detector in self.detectors:
                 with self._tracer.start_as_current_span(f"detector.{detector.issue_type}",

@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .quietlog import private_logger
 from .samples import sample_job_ids, sample_jobs
 from .settings import OptimizerSettings
 from .spantree import SpanCopy, load_trace, render_tree
@@ -50,7 +51,7 @@ def run_demo(runs: int = 20, out_dir: str = "telemetry", *, console: Console | N
                                          log_file=str(out / "logs.jsonl"), log_to_console=False,
                                          capture_content=capture, log_level="DEBUG")
     copy = SpanCopy()
-    obs = setup_observability(obs_settings, logger=_private_logger(), span_processors=[copy])
+    obs = setup_observability(obs_settings, logger=private_logger(), span_processors=[copy])
     records: list[dict[str, Any]] = []
     try:
         settings = OptimizerSettings.from_env(database_url=f"sqlite:///{out / 'optimizer.db'}")
@@ -150,19 +151,3 @@ def _sample_sum(registry: Any, name: str, **labels: str) -> float:
                 total += sample.value
     return total
 
-
-def _private_logger() -> Any:
-    """A loguru logger with no handlers of its own, so log lines go to the file, not the terminal.
-
-    Loguru has no public constructor for an independent logger; this mirrors how loguru builds
-    its global one (pinned to loguru 0.7), and falls back to the global logger if that changes.
-    """
-    try:
-        from loguru._logger import Core, Logger
-
-        return Logger(core=Core(), exception=None, depth=0, record=False, lazy=False, colors=False, raw=False,
-                      capture=True, patchers=[], extra={})
-    except Exception:  # noqa: BLE001
-        from loguru import logger
-
-        return logger

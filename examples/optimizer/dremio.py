@@ -3,8 +3,10 @@
 Works against a real Dremio coordinator and against the local stand-in (``standin.py``).
 Failures raise typed errors so the agent can tell a transient outage (retried by the
 graph's RetryPolicy) from a missing job (a 404 for the caller) or a failed SQL job (a tool
-error the LLM is told about). Every failed call is reported to ``on_error`` with a bounded
-``endpoint`` name and a status code, which feeds ``dremio_api_errors_total``.
+error the LLM is told about). Every request attempt is reported to ``on_request`` with a
+bounded ``endpoint`` name (``dremio_api_requests_total``), and every failed call to
+``on_error`` with that name and a status code (``dremio_api_errors_total``), so the error
+ratio is errors over attempts.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from urllib.parse import quote
 import requests
 
 ErrorHook = Callable[[str, str], None]
+RequestHook = Callable[[str], None]
 
 
 class DremioError(Exception):
@@ -44,7 +47,7 @@ class DremioQueryError(DremioError):
 
 
 class DremioClient:
-    """Calls Dremio; ``session`` and ``on_error`` are injected so tests and metrics can see them."""
+    """Calls Dremio; ``session`` and the hooks are injected so tests and metrics can see them."""
 
     def __init__(
         self,
@@ -54,6 +57,7 @@ class DremioClient:
         timeout_s: float = 10.0,
         session: requests.Session | None = None,
         on_error: ErrorHook | None = None,
+        on_request: RequestHook | None = None,
         sql_job_deadline_s: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -61,6 +65,7 @@ class DremioClient:
         self._timeout = timeout_s
         self._session = session or requests.Session()
         self._on_error = on_error
+        self._on_request = on_request
         self._sql_deadline = sql_job_deadline_s
         self._clock = clock
         if token:
@@ -121,6 +126,11 @@ class DremioClient:
         return self._decode(endpoint, self._request(endpoint, "GET", path))
 
     def _request(self, endpoint: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+        if self._on_request is not None:
+            try:
+                self._on_request(endpoint)
+            except Exception:  # noqa: BLE001 - counting a request must never stop it
+                pass
         try:
             response = self._session.request(method, self._base + path, timeout=self._timeout, **kwargs)
         except requests.Timeout as exc:

@@ -6,9 +6,12 @@ fetched with ``get_or_create`` so two apps sharing a registry never clash.
 ``db_connection_errors_total`` is not here: ``service_obs.sqlalchemy.instrument_engine``
 defines and feeds it from real connection failures.
 
-Label values: ``endpoint`` in ``ENDPOINTS``, ``status`` in ``success|error|invalid``
-(``invalid`` is a client error, kept apart so error-ratio alerts watch only server faults),
-``issue_type``/``severity`` from ``detectors``, ``decision`` in ``approved|rejected``.
+Label values: ``endpoint`` in ``ENDPOINTS`` (for the two Dremio families, the client's own
+bounded names: ``job_status``, ``job_details``, ``profile``, ``catalog``, ``reflections``,
+``sql``, ``job_results``), ``status`` in ``success|error|invalid`` (``invalid`` is a client
+error, kept apart so error-ratio alerts watch only server faults), ``issue_type``/``severity``
+from ``detectors``, ``decision`` in ``approved|rejected``. ``dremio_api_requests_total``
+counts every attempt, so ``dremio_api_errors_total`` over it is the Dremio error ratio.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ MEASUREMENTS_RECORDED = "measurements_recorded_total"
 AVERAGE_IMPROVEMENT = "average_improvement_pct"
 ACTIVE_OPTIMIZATIONS = "active_optimizations"
 DREMIO_API_ERRORS = "dremio_api_errors_total"
+DREMIO_API_REQUESTS = "dremio_api_requests_total"
 # added for the business dashboard (time saved, adoption, success by issue type)
 TIME_SAVED = "optimizer_time_saved_seconds_total"
 RECOMMENDATIONS_DECIDED = "recommendations_decided_total"
@@ -47,6 +51,7 @@ SPECS: dict[str, tuple[str, tuple[str, ...], str, tuple[float, ...] | None]] = {
     AVERAGE_IMPROVEMENT: ("gauge", (), "Average measured improvement percentage over all measurements.", None),
     ACTIVE_OPTIMIZATIONS: ("gauge", (), "Optimizations currently running.", None),
     DREMIO_API_ERRORS: ("counter", ("endpoint", "status_code"), "Failed Dremio API calls.", None),
+    DREMIO_API_REQUESTS: ("counter", ("endpoint",), "Dremio API request attempts (success or failure).", None),
     TIME_SAVED: ("counter", ("issue_type",), "Query time saved by measured recommendations, in seconds.", None),
     RECOMMENDATIONS_DECIDED: ("counter", ("decision",), "High-risk recommendations approved or rejected by a human.", None),
     MEASUREMENTS_BY_ISSUE: ("counter", ("issue_type", "meets_expectation"), "Measurements by issue type and outcome.", None),
@@ -70,12 +75,16 @@ class OptimizerMetrics:
         self.average_improvement = made[AVERAGE_IMPROVEMENT]
         self.active_optimizations = made[ACTIVE_OPTIMIZATIONS]
         self.dremio_api_errors = made[DREMIO_API_ERRORS]
+        self.dremio_api_requests = made[DREMIO_API_REQUESTS]
         self.time_saved = made[TIME_SAVED]
         self.recommendations_decided = made[RECOMMENDATIONS_DECIDED]
         self.measurements_by_issue = made[MEASUREMENTS_BY_ISSUE]
 
     def dremio_error(self, endpoint: str, status_code: str) -> None:
         self.dremio_api_errors.labels(endpoint=endpoint, status_code=status_code).inc()
+
+    def dremio_request(self, endpoint: str) -> None:
+        self.dremio_api_requests.labels(endpoint=endpoint).inc()
 
     def request(self, endpoint: str, status: str) -> None:
         self.requests.labels(endpoint=endpoint, status=status).inc()

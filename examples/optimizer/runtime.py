@@ -85,7 +85,7 @@ def build_runtime(settings: OptimizerSettings, *, obs: Any = None, checkpointer:
             url = runtime.standin.url
         runtime.dremio_url = url
         runtime.client = client = DremioClient(url, token=settings.dremio_token, timeout_s=settings.dremio_timeout_s,
-                                               on_error=metrics.dremio_error)
+                                               on_error=metrics.dremio_error, on_request=metrics.dremio_request)
         runtime.db = db = Database(settings.database_url)
         from service_obs.sqlalchemy import instrument_engine
 

@@ -75,7 +75,9 @@ class DremioStandIn:
         handler = type("_Handler", (_Handler,), {"standin": self})
         self._server = ThreadingHTTPServer((self._host, self._port), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="dremio-standin", daemon=True)
+        # a short poll interval keeps stop() quick (shutdown waits for the loop's next poll)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="dremio-standin", daemon=True)
         self._thread.start()
         return self
 

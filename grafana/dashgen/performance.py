@@ -39,6 +39,15 @@ def build() -> dict[str, Any]:
                     prom(f"sum by (host, error_type) (rate({HTTP_CLIENT_ERRORS}{{{SVC}}}[{RI}]))",
                          "http {{host}} {{error_type}}")],
                    unit="reqps", description="Failed Dremio calls by endpoint and status, and all failed outbound HTTP calls."),
+        timeseries("Dremio API error ratio",
+                   [prom(f"sum by (endpoint) (rate({em.DREMIO_API_ERRORS}{{{SVC}}}[{RI}]))"
+                         f" / sum by (endpoint) (rate({em.DREMIO_API_REQUESTS}{{{SVC}}}[{RI}]))", "{{endpoint}}"),
+                    prom(f"(sum(rate({em.DREMIO_API_ERRORS}{{{SVC}}}[{RI}]))"
+                         f" or sum(rate({em.DREMIO_API_REQUESTS}{{{SVC}}}[{RI}])) * 0)"
+                         f" / sum(rate({em.DREMIO_API_REQUESTS}{{{SVC}}}[{RI}]))", "all endpoints")],
+                   unit="percentunit", threshold=thresholds((None, "green"), (0.05, "red")),
+                   description="Failed Dremio calls over request attempts, by endpoint and overall; "
+                               "DremioAPIFailures fires above 5% for 5 minutes."),
         timeseries("LLM invocation duration (P50 / P95)",
                    [prom(quantile(q, sc.METRIC_OPERATION_DURATION, MODEL_SEL, sc.LABEL_REQUEST_MODEL),
                          f"P{int(q * 100)} {{{{{sc.LABEL_REQUEST_MODEL}}}}}", exemplar=True)

@@ -59,11 +59,12 @@ def test_a_broken_detector_is_recorded_and_the_others_still_run(tracer_provider,
     assert broken.status.status_code.name == "ERROR" and broken.events[0].name == "exception"
 
 
-def test_dremio_client_maps_and_counts_failures():
+def test_dremio_client_maps_and_counts_failures_and_every_attempt():
     registry = CollectorRegistry()
     metrics = OptimizerMetrics(registry)
+    hooks = {"on_error": metrics.dremio_error, "on_request": metrics.dremio_request}
     with DremioStandIn() as standin:
-        client = DremioClient(standin.url, on_error=metrics.dremio_error)
+        client = DremioClient(standin.url, **hooks)
         job_id = "2a7c5e1f-8b3d-4c61-9e0a-51f0c3d2b001"
         assert client.get_job(job_id)["jobState"] == "COMPLETED"
         assert client.get_profile(job_id)["jobId"] == job_id  # unzipped like Dremio's download
@@ -75,14 +76,31 @@ def test_dremio_client_maps_and_counts_failures():
         with pytest.raises(DremioTransientError):
             client.get_job(flaky)
         assert client.get_job(flaky)["jobState"] == "COMPLETED"
-        url = standin.url
+        url, served = standin.url, standin.requests_served
     with pytest.raises(DremioTransientError):
-        DremioClient(url, timeout_s=2, on_error=metrics.dremio_error).get_job(job_id)  # server gone
+        DremioClient(url, timeout_s=2, **hooks).get_job(job_id)  # server gone
     value = registry.get_sample_value
     assert value("dremio_api_errors_total", {"endpoint": "job_status", "status_code": "404"}) == 1
     assert value("dremio_api_errors_total", {"endpoint": "sql", "status_code": "job_failed"}) == 1
     assert value("dremio_api_errors_total", {"endpoint": "job_status", "status_code": "503"}) == 1
     assert value("dremio_api_errors_total", {"endpoint": "job_status", "status_code": "connection_error"}) == 1
+    # attempts, failed or not: 6 job status reads (one of them the SQL job's), 1 profile, 1 SQL submit
+    attempts = {s.labels["endpoint"]: s.value for f in registry.collect() for s in f.samples
+                if s.name == "dremio_api_requests_total"}
+    assert attempts == {"job_status": 6, "profile": 1, "sql": 1}
+    assert sum(attempts.values()) == served + 1  # every request the server saw, plus the refused one
+
+
+def test_a_failing_request_hook_never_stops_the_dremio_call():
+    def broken(endpoint: str) -> None:
+        raise RuntimeError("metrics backend down")
+
+    with DremioStandIn() as standin:
+        client = DremioClient(standin.url, on_request=broken, on_error=lambda endpoint, code: broken(endpoint))
+        assert client.get_job("2a7c5e1f-8b3d-4c61-9e0a-51f0c3d2b001")["jobState"] == "COMPLETED"
+        with pytest.raises(DremioNotFound):
+            client.get_job("no-such-job")
+        assert standin.requests_served == 2
 
 
 def test_scripted_model_streams_tool_calls_then_an_answer_with_usage():

@@ -110,6 +110,8 @@ def test_transient_dremio_503_retries_the_fetch_node(client, registry, span_expo
     response = client.post("/optimizations", json={"job_id": jobs.JOB_FLAKY})
     assert response.status_code == 201 and response.json()["status"] == "completed"
     assert _value(registry, "dremio_api_errors_total", endpoint="job_status", status_code="503") == 1
+    # the failed attempt counts as a request too: 503 + retry, plus explain_plan's SQL job status
+    assert _value(registry, "dremio_api_requests_total", endpoint="job_status") == 3
     assert _value(registry, "agent_obs_node_retries_total", agent="optimizer_agent", node="fetch_job") == 1
     spans = _spans_of(span_exporter, response.json()["trace_id"])
     attempts = sorted(s.attributes[sc.LANGGRAPH_ATTEMPT] for s in spans if s.name == "node fetch_job")
@@ -232,7 +234,8 @@ def test_health_and_metrics_endpoints(client):
     metrics = client.get("/metrics")
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     for name in ("optimizer_requests_total", "issues_detected_total", "average_improvement_pct",
-                 "active_optimizations", "dremio_api_errors_total", "db_connection_errors_total",
+                 "active_optimizations", "dremio_api_errors_total", "dremio_api_requests_total",
+                 "db_connection_errors_total",
                  "agent_obs_runs_total", "recommendations_decided_total", "optimizer_time_saved_seconds_total"):
         assert f"# TYPE {name.removesuffix('_total')}" in metrics.text, name
 

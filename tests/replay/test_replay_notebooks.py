@@ -12,6 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from agent_obs.replay import load_file
+from examples.optimizer.replay import replay_inputs, rerunnable
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -108,12 +109,22 @@ def test_notebooks_on_the_example_agents_demo_file(tmp_path, monkeypatch):
     assert with_llm and all(t.content_captured for t in with_llm)
     latest = traces.latest()
 
+    # the notebook re-runs the latest optimizer run that called the LLM and did not resume an approval
+    target = next(t for t in [latest, *reversed(runs)] if rerunnable(t))
+    explain = next(t for t in target.tool_calls() if t.name == "explain_plan")
+
     nb = _execute("replay_trace.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)})
     text, html, images = _outputs(nb)
     assert f"selected trace {latest.trace_id} (optimizer_agent, {latest.outcome})" in text
     assert "agent optimizer_agent" in html and "node fetch_job" in html
     assert images >= 1
-    assert "recording one to re-run" in text and "re-run matches the recording" in text
+    assert "recording a demo-agent run" not in text, "the demo's own optimizer run is re-run"
+    assert f"re-running trace {target.trace_id} (optimizer_agent, {target.outcome})" in text
+    assert f"'job_id': '{replay_inputs(target)['job_id']}'" in text
+    assert f"re-run matches the recording ({len(target.node_path)} node runs, no divergence)" in text
+    assert "node path: " + " -> ".join(target.node_path) in text
+    changed = "tool_error" if explain.error else "tool_result"
+    assert f"1 divergence(s):\n  - {changed} at explain_plan#1" in text
 
     nb = _execute("llm_usage.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)})
     text, html, images = _outputs(nb)
