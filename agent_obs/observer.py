@@ -323,9 +323,12 @@ class AgentObserver(BaseCallbackHandler):
                     self._spans.add_event(run.parent, sc.EVENT_ROUTE, {
                         sc.ROUTE_NAME: run.name, sc.ROUTE_DESTINATIONS: destinations})
             return
-        if run.is_root and self._content is not None and is_recording(run):
-            text, length = self._content.value(outputs)
-            self._spans.set_attributes(run, content_attributes(sc.GRAPH_OUTPUT, text, length))
+        if run.is_root and is_recording(run):
+            attributes: dict[str, Any] = {sc.LANGGRAPH_STEPS: run.steps}
+            if self._content is not None:
+                text, length = self._content.value(outputs)
+                attributes.update(content_attributes(sc.GRAPH_OUTPUT, text, length))
+            self._spans.set_attributes(run, attributes)
         if run.kind is RunKind.AGENT and run.interrupted:
             self._finish(run, sc.OUTCOME_INTERRUPTED)
         else:

@@ -76,7 +76,6 @@ USAGE_ESTIMATED: Final = "agent_obs.usage.estimated"
 COST_USD: Final = "agent_obs.cost.usd"
 COST_UNKNOWN_MODEL: Final = "agent_obs.cost.unknown_model"
 OUTCOME: Final = "agent_obs.outcome"
-RUN_ID: Final = "agent_obs.run_id"
 # graph input/output on the invoke_agent span (content capture only), for replay
 GRAPH_INPUT: Final = "agent_obs.graph.input"
 GRAPH_OUTPUT: Final = "agent_obs.graph.output"

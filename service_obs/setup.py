@@ -70,6 +70,13 @@ class Observability:
         options.update(overrides)
         return AgentObserver(**options)
 
+    def traced(self, name: str | None = None, **options: Any) -> Any:
+        """``service_obs.traced`` bound to this handle's tracer provider (not the global one)."""
+        from service_obs.tracing import traced
+
+        options.setdefault("tracer_provider", self.tracer_provider)
+        return traced(name, **options)
+
     def tracer(self, name: str = "service_obs") -> trace.Tracer:
         """A tracer from this handle's provider, for the service's own spans."""
         return self.tracer_provider.get_tracer(name)

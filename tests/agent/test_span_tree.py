@@ -466,3 +466,9 @@ def test_sync_node_body_span_nests_under_node(observer, tracer_provider, span_ex
     graph.compile(name="g").invoke({"count": 0, "log": []}, config={"callbacks": [observer]})
     spans = list(span_exporter.get_finished_spans())
     assert parent_of(spans, one(spans, "manual work")).name == "node work"
+
+
+def test_agent_span_counts_its_steps(observer, span_exporter):
+    run_tool_agent(observer)
+    root = one(list(span_exporter.get_finished_spans()), "invoke_agent weather_agent")
+    assert root.attributes["langgraph.steps"] == 3
