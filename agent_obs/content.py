@@ -125,8 +125,28 @@ _TOOL_CALL_BLOCKS: Final = frozenset({"tool_use", "tool_call", "function_call"})
 _MEDIA: Final = frozenset({"image", "audio", "video"})
 
 
+# Words one of the rules above (or a secret field name, _SENSITIVE_KEY) needs to see, lower
+# case. Text with none of them is left as it is after a few substring scans, which are much
+# cheaper than running every rule (most prompts and tool payloads hold no secret).
+_TRIGGERS: Final = (
+    "private key", "authorization", "bearer", "password", "passwd", "pwd", "passphrase", "secret",
+    "api_key", "api-key", "apikey", "access_key", "access-key", "accesskey", "private_key",
+    "private-key", "privatekey", "token", "sk-", "akia", "asia", "ghp_", "gho_", "ghu_", "ghs_",
+    "ghr_", "github_pat_", "xox", "aiza", "cookie", "credential", "session",
+)
+
+
+def _maybe_secret(text: str) -> bool:
+    lowered = text.lower()
+    if "://" in lowered and "@" in lowered:
+        return True
+    return any(trigger in lowered for trigger in _TRIGGERS)
+
+
 def redact_text(text: str) -> str:
     """Replace secrets in ``text`` with ``[REDACTED]`` (URL passwords with ``***``)."""
+    if not _maybe_secret(text):
+        return text
     for pattern, replacement in _TEXT_RULES:
         text = pattern.sub(replacement, text)
     return text
@@ -169,6 +189,9 @@ class ContentPolicy:
             return _failed(obj)
 
     def _render(self, obj: Any) -> tuple[str, int]:
+        fast = self._render_plain(obj)
+        if fast is not None:
+            return fast
         walker = _Walker(self.max_length, self.redact)
         walked = walker.walk(obj, 0)
         # Text (and anything rendered as text: bytes, unknown objects) is captured unquoted.
@@ -180,6 +203,30 @@ class ContentPolicy:
         if original <= self.max_length and not walker.omitted:
             return text, original
         return _truncate(text, original, self.max_length), original
+
+
+    def _render_plain(self, obj: Any) -> tuple[str, int] | None:
+        """The common case in one ``json.dumps`` and one scan: plain JSON data (or text) that
+        fits whole and holds nothing secret-looking. Anything else takes the careful walk."""
+        if isinstance(obj, str):
+            text = obj
+        elif isinstance(obj, (dict, list)) and len(obj) <= self.max_length // 4:
+            try:
+                text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError, RecursionError):
+                return None
+        else:
+            return None
+        if len(text) > self.max_length:
+            return None
+        if self.redact and _maybe_secret(text):
+            return None
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                return None
+        return text, len(text)
 
 
 def _truncate(text: str, original: int, max_length: int) -> str:
