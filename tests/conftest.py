@@ -9,8 +9,7 @@ REGISTRY or loguru's handlers without undoing it.
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from loguru import logger as loguru_logger
@@ -19,6 +18,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY, CollectorRegistry
+
+from polling import wait_for  # noqa: F401 - re-exported for tests that import it from here
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -63,18 +64,6 @@ def log_records() -> list[dict[str, Any]]:
     handler_id = loguru_logger.add(sink, level="TRACE", format="{message}")
     yield records
     loguru_logger.remove(handler_id)
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.01) -> Any:
-    """Poll until predicate() is truthy or the deadline passes; returns its value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 class _DetachFailureCatcher(logging.Handler):

@@ -106,14 +106,22 @@ class _Behaviour:
 
 
 class _Listener:
-    """Start/stop a server on a fixed port so ``down()``/``up()`` keep the URL stable."""
+    """A stand-in on a fixed port, so ``down()``/``up()`` keep the URL stable.
 
-    port: int
+    Subclasses start their server in ``up()`` and stop it in ``down()``; answering requests,
+    they call ``_counted()`` and then ``_behave()`` to honour ``slow()``/``fail()``.
+    """
 
     def __init__(self) -> None:
         self.behaviour = _Behaviour()
         self.requests = 0
         self._count_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards what the subclass stores
+        self.port = _free_port()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def ok(self) -> None:
         with self.behaviour.lock:
@@ -133,85 +141,78 @@ class _Listener:
         with self._count_lock:
             self.requests += 1
 
+    def _behave(self) -> tuple[int | None, str | None]:
+        """Wait out an injected delay (``ok()``/``down()`` cut it short); the injected status
+        and Retry-After to answer with, as they are after the wait."""
+        delay, status, retry_after, release = self.behaviour.snapshot()
+        if delay:
+            release.wait(delay)
+            _, status, retry_after, _ = self.behaviour.snapshot()
+        return status, retry_after
+
+    def up(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def down(self) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.ok()
+        self.down()
+
     def __enter__(self) -> Any:
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def close(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+
+class _Server(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+    stand_in: _HttpStandIn
 
 
-class LokiReceiver(_Listener):
-    """Stands in for Loki's ``/loki/api/v1/push`` (see the module docstring)."""
+class _Handler(BaseHTTPRequestHandler):
+    """Hands each POST to the stand-in that owns the server."""
+
+    server: _Server
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server API
+        self.server.stand_in._counted()
+        self.server.stand_in._post(self)
+
+    def body(self) -> bytes:
+        return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+    def reply(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(code)
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
+
+
+class _HttpStandIn(_Listener):
+    """A ``_Listener`` speaking HTTP: a ThreadingHTTPServer whose POSTs go to ``_post``."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.entries: list[LokiEntry] = []
-        self.pushes: list[dict[str, Any]] = []  # headers (lower-case names) and entry count per push
-        self.attempt_times: list[float] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self.port = _free_port()
+        self._server: _Server | None = None
         self.up()
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def _post(self, request: _Handler) -> None:  # pragma: no cover - overridden
+        raise NotImplementedError
 
     def up(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                receiver._counted()
-                with receiver._lock:
-                    receiver.attempt_times.append(time.monotonic())
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                delay, status, retry_after, release = receiver.behaviour.snapshot()
-                if delay:
-                    release.wait(delay)
-                    delay, status, retry_after, _ = receiver.behaviour.snapshot()
-                if self.path != PUSH_PATH:
-                    self._reply(404, b"404 page not found")
-                    return
-                if status is not None:
-                    headers = {"Retry-After": retry_after} if retry_after else {}
-                    self._reply(status, b"injected failure", headers)
-                    return
-                try:
-                    entries = parse_push(body, self.headers.get("Content-Encoding"),
-                                         self.headers.get("Content-Type"))
-                except (PushError, ValueError, OSError) as exc:
-                    self._reply(400, str(exc).encode())
-                    return
-                with receiver._lock:
-                    receiver.entries.extend(entries)
-                    receiver.pushes.append({"headers": {k.lower(): v for k, v in self.headers.items()},
-                                            "count": len(entries)})
-                self._reply(204, b"")
-
-            def _reply(self, code: int, body: bytes, headers: dict[str, str] | None = None) -> None:
-                self.send_response(code)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if body:
-                    self.wfile.write(body)
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
+        self._server = _Server(("127.0.0.1", self.port), _Handler)
+        self._server.stand_in = self
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def down(self) -> None:
         """Stop listening: connections are refused until ``up()``."""
@@ -221,9 +222,37 @@ class LokiReceiver(_Listener):
             self._server.server_close()
             self._server = None
 
-    def close(self) -> None:
-        self.ok()
-        self.down()
+
+class LokiReceiver(_HttpStandIn):
+    """Stands in for Loki's ``/loki/api/v1/push`` (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.entries: list[LokiEntry] = []
+        self.pushes: list[dict[str, Any]] = []  # headers (lower-case names) and entry count per push
+        self.attempt_times: list[float] = []
+        super().__init__()
+
+    def _post(self, request: _Handler) -> None:
+        with self._lock:
+            self.attempt_times.append(time.monotonic())
+        body = request.body()
+        status, retry_after = self._behave()
+        if request.path != PUSH_PATH:
+            request.reply(404, b"404 page not found")
+            return
+        if status is not None:
+            request.reply(status, b"injected failure", {"Retry-After": retry_after} if retry_after else {})
+            return
+        try:
+            entries = parse_push(body, request.headers.get("Content-Encoding"), request.headers.get("Content-Type"))
+        except (PushError, ValueError, OSError) as exc:
+            request.reply(400, str(exc).encode())
+            return
+        with self._lock:
+            self.entries.extend(entries)
+            self.pushes.append({"headers": {k.lower(): v for k, v in request.headers.items()},
+                                "count": len(entries)})
+        request.reply(204, b"")
 
     def snapshot(self) -> list[LokiEntry]:
         with self._lock:
@@ -239,16 +268,12 @@ class OtlpGrpcReceiver(_Listener):
     def __init__(self) -> None:
         super().__init__()
         self.resource_spans: list[Any] = []
-        self._lock = threading.Lock()
         self._server: Any = None
-        self.port = _free_port()
         self.up()
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    url = endpoint
+        return self.url
 
     def up(self) -> None:
         import grpc
@@ -259,10 +284,7 @@ class OtlpGrpcReceiver(_Listener):
         class Servicer(trace_service_pb2_grpc.TraceServiceServicer):
             def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC API
                 receiver._counted()
-                delay, status, _, release = receiver.behaviour.snapshot()
-                if delay:
-                    release.wait(delay)
-                    _, status, _, _ = receiver.behaviour.snapshot()
+                status, _ = receiver._behave()
                 if status is not None:
                     context.abort(_grpc_code(status), "injected failure")
                 with receiver._lock:
@@ -281,96 +303,58 @@ class OtlpGrpcReceiver(_Listener):
             self._server.stop(grace=None).wait(5)
             self._server = None
 
-    def close(self) -> None:
-        self.ok()
-        self.down()
-
     def spans(self) -> list[Any]:
         """Every received span (protobuf ``Span`` messages)."""
         with self._lock:
-            return [span for rs in self.resource_spans for ss in rs.scope_spans for span in ss.spans]
+            return _spans(self.resource_spans)
 
     def resources(self) -> list[dict[str, Any]]:
         with self._lock:
             return [{kv.key: _any_value(kv.value) for kv in rs.resource.attributes} for rs in self.resource_spans]
 
 
-class OtlpHttpReceiver(_Listener):
+class OtlpHttpReceiver(_HttpStandIn):
     """Stands in for Tempo's OTLP/HTTP receiver: ``POST /v1/traces`` with a protobuf body."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.resource_spans: list[Any] = []
         self.headers: list[dict[str, str]] = []
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self.port = _free_port()
-        self.up()
+        super().__init__()
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.url
 
-    url = endpoint
-
-    def up(self) -> None:
+    def _post(self, request: _Handler) -> None:
         from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                receiver._counted()
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                delay, status, retry_after, release = receiver.behaviour.snapshot()
-                if delay:
-                    release.wait(delay)
-                    _, status, retry_after, _ = receiver.behaviour.snapshot()
-                code, reply = 200, trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-                if self.path != "/v1/traces":
-                    code, reply = 404, b""
-                elif status is not None:
-                    code, reply = status, b""
-                elif self.headers.get("Content-Type") != "application/x-protobuf":
-                    code, reply = 415, b""
-                else:
-                    if (self.headers.get("Content-Encoding") or "").lower() == "gzip":
-                        body = gzip.decompress(body)
-                    request = trace_service_pb2.ExportTraceServiceRequest()
-                    request.ParseFromString(body)
-                    with receiver._lock:
-                        receiver.resource_spans.extend(request.resource_spans)
-                        receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
-                self.send_response(code)
-                if retry_after and status is not None:
-                    self.send_header("Retry-After", retry_after)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-        ThreadingHTTPServer.allow_reuse_address = True
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def down(self) -> None:
-        if self._server is not None:
-            self.behaviour.release.set()
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def close(self) -> None:
-        self.ok()
-        self.down()
+        body = request.body()
+        status, retry_after = self._behave()
+        code, reply = 200, trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+        if request.path != "/v1/traces":
+            code, reply = 404, b""
+        elif status is not None:
+            code, reply = status, b""
+        elif request.headers.get("Content-Type") != "application/x-protobuf":
+            code, reply = 415, b""
+        else:
+            if (request.headers.get("Content-Encoding") or "").lower() == "gzip":
+                body = gzip.decompress(body)
+            export = trace_service_pb2.ExportTraceServiceRequest()
+            export.ParseFromString(body)
+            with self._lock:
+                self.resource_spans.extend(export.resource_spans)
+                self.headers.append({k.lower(): v for k, v in request.headers.items()})
+        headers = {"Retry-After": retry_after} if retry_after and status is not None else {}
+        request.reply(code, reply, {**headers, "Content-Type": "application/x-protobuf"})
 
     def spans(self) -> list[Any]:
         with self._lock:
-            return [span for rs in self.resource_spans for ss in rs.scope_spans for span in ss.spans]
+            return _spans(self.resource_spans)
+
+
+def _spans(resource_spans: list[Any]) -> list[Any]:
+    return [span for rs in resource_spans for ss in rs.scope_spans for span in ss.spans]
 
 
 def _grpc_code(status: int) -> Any:

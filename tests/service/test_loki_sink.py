@@ -9,9 +9,9 @@ from loguru import logger
 from opentelemetry.sdk.trace import TracerProvider
 
 from conftest_helpers import dropped
+from polling import wait_for
 from service_obs._records import add_trace_context
 from service_obs.loki import LokiSink
-from tests_conftest import wait_for
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import pytest
 from agent_app import build_engine, build_graph
 from conftest_helpers import dropped
 from http_fixtures import ApiServer
+from polling import wait_for
 from service_obs.sqlalchemy import instrument_engine
-from tests_conftest import wait_for
 
 QUEUE = 150
 LOGS_PER_RUN = 20

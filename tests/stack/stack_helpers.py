@@ -10,10 +10,17 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
+
+_TESTS = Path(__file__).resolve().parents[1]
+if str(_TESTS) not in sys.path:
+    sys.path.insert(0, str(_TESTS))
+
+from polling import wait_for  # noqa: E402,F401 - the stack tests import it from here
 
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD_DIR = REPO / "grafana" / "dashboards"
@@ -143,20 +150,6 @@ def parse_queries(items: list[tuple[str, str]]) -> list[dict[str, Any]]:
     if done.returncode != 0:
         raise RuntimeError(f"parser failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout)
-
-
-def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05, what: str = "condition") -> Any:
-    """Poll until ``predicate()`` is truthy or the deadline passes; returns its value."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        time.sleep(interval)
 
 
 def free_port() -> int:

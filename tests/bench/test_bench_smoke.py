@@ -1,0 +1,81 @@
+"""Smoke test of the benchmark scripts: a tiny run of bench/overhead.py and the rig factories.
+
+The benchmarks themselves are not part of the test suite (they take minutes and their
+numbers depend on the machine); this proves that they still run against the current
+agent_obs, that every configuration produces the telemetry it claims, and that nothing is
+left open after broken-off streams and cancelled tasks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench")
+if BENCH not in sys.path:
+    sys.path.insert(0, BENCH)
+
+import bench_agent_obs  # noqa: E402
+import overhead  # noqa: E402
+import workload  # noqa: E402
+
+# One invoke of the workload: 1 agent + 11 node + 6 chat + 7 tool spans; 31 LangChain runs.
+AGENT_OBS_SPANS = 25
+LANGCHAIN_RUNS = 31
+
+
+def test_overhead_script_runs_every_phase_and_counts_what_each_config_exports():
+    args = overhead.parse_args([
+        "--configs", "baseline,noop,minimal,full,content,sampled",
+        "--invoke-rounds", "2", "--block", "2", "--warmup", "1", "--stream-rounds", "1",
+        "--token-bench", "50", "--mem-invokes", "40", "--mem-warmup", "5", "--abandoned", "6",
+    ])
+    lines: list[str] = []
+    result = overhead.run(args, out=lines.append)
+
+    assert result["events_per_invoke"] == 2 * LANGCHAIN_RUNS
+    invoke = result["invoke"]
+    assert set(invoke) == {"baseline", "no-op handler", "minimal span handler", "agent-obs full",
+                           "agent-obs content", "agent-obs sampled10"}
+    assert invoke["baseline"]["overhead_us"] == 0
+    assert invoke["minimal span handler"]["spans_per_invoke"] == LANGCHAIN_RUNS
+    assert invoke["agent-obs full"]["spans_per_invoke"] == AGENT_OBS_SPANS
+    assert invoke["agent-obs content"]["spans_per_invoke"] == AGENT_OBS_SPANS
+    assert invoke["agent-obs sampled10"]["spans_per_invoke"] < AGENT_OBS_SPANS
+    assert invoke["no-op handler"]["spans_per_invoke"] == 0
+    assert "ttft_overhead_us" in result["stream"]["agent-obs full"]
+    assert set(result["token_us"]) == set(invoke)
+
+    memory = result["memory"]
+    assert memory["invokes"] == 40 and memory["open_runs_after"] == 0
+    abandoned = result["abandoned"]
+    assert abandoned["broken_streams"]["open_runs_after"] == 0
+    assert abandoned["cancelled_tasks"]["cancelled"] == 6
+    assert abandoned["cancelled_tasks"]["open_runs_after"] == 0
+
+    table = overhead.markdown(result)
+    assert "| agent-obs full |" in table and "Abandoned runs" in table
+    assert any("agent-obs full" in v for v in overhead.verdicts(result))
+
+
+def test_rig_factories_build_working_observers(tracer_provider, span_exporter):
+    graph = workload.build_graph()
+    handlers = bench_agent_obs.full(tracer_provider=tracer_provider)
+    handlers += bench_agent_obs.spans(tracer_provider=tracer_provider)
+    handlers += bench_agent_obs.content(tracer_provider=tracer_provider)
+    for handler in handlers:
+        graph.invoke(workload.graph_input(), {"callbacks": [handler]})
+        assert handler.open_runs == 0
+    spans = span_exporter.get_finished_spans()
+    assert len(spans) == 3 * AGENT_OBS_SPANS
+    assert sum(1 for s in spans if "gen_ai.input.messages" in (s.attributes or {})) >= 6  # content only
+
+    counting = workload.CountingExporter()
+    plug = bench_agent_obs.sampled10(span_exporter=counting)
+    try:
+        for _ in range(40):
+            graph.invoke(workload.graph_input(), {"callbacks": plug["callbacks"]})
+        assert counting.spans % AGENT_OBS_SPANS == 0
+        assert counting.spans < 40 * AGENT_OBS_SPANS  # 10% head sampling: whole traces or nothing
+    finally:
+        plug["shutdown"]()
