@@ -15,9 +15,9 @@ BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abs
 if BENCH not in sys.path:
     sys.path.insert(0, BENCH)
 
-import bench_agent_obs  # noqa: E402
-import overhead  # noqa: E402
-import workload  # noqa: E402
+import bench_agent_obs
+import overhead
+import workload
 
 # One invoke of the workload: 1 agent + 11 node + 6 chat + 7 tool spans; 31 LangChain runs.
 AGENT_OBS_SPANS = 25

@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+"""Where AgentObserver spends its time on the overhead workload: per callback, per function.
+
+Three views of the same workload (``workload.py``, spans + metrics + logs, content off):
+
+1. Per callback: a forwarding handler times each ``on_*`` call of the observer (and of the
+   minimal span handler, for comparison) with ``perf_counter_ns``: the handler's own cost,
+   without LangChain's dispatch.
+2. pyinstrument (sampling, low distortion): the call tree below the observer's callbacks, on
+   the main thread only (parallel tool calls run on pool threads and show as lock waits).
+3. cProfile (deterministic, inflates small calls): self time per function in agent_obs,
+   OpenTelemetry, prometheus_client and loguru, with call counts per invoke, for the full
+   observer and for its core alone (every sink a no-op).
+
+    .venv/bin/python bench/profile_hot_path.py [--invokes 1500] [--out bench/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import sys
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import workload
+from bench_agent_obs import make_observer
+from langchain_core.callbacks import BaseCallbackHandler
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+CALLBACKS = ("on_chain_start", "on_chain_end", "on_chain_error", "on_chat_model_start", "on_llm_start",
+             "on_llm_new_token", "on_llm_end", "on_llm_error", "on_tool_start", "on_tool_end", "on_tool_error")
+PACKAGES = ("agent_obs", "opentelemetry", "prometheus_client", "loguru")
+
+
+class TimingProxy(BaseCallbackHandler):
+    """Forwards every callback to ``inner`` and accumulates its wall time per callback name."""
+
+    run_inline = True
+    raise_error = False
+
+    def __init__(self, inner: BaseCallbackHandler) -> None:
+        self.inner = inner
+        self.ns: dict[str, int] = defaultdict(int)
+        self.calls: dict[str, int] = defaultdict(int)
+        for name in CALLBACKS:
+            setattr(self, name, self._timed(name, getattr(inner, name)))
+
+    def _timed(self, name: str, method: Any) -> Any:
+        ns, calls, clock = self.ns, self.calls, time.perf_counter_ns
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = clock()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                ns[name] += clock() - start
+                calls[name] += 1
+
+        return timed
+
+
+def _pipeline() -> TracerProvider:
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(BatchSpanProcessor(workload.CountingExporter()))
+    return provider
+
+
+def per_callback(graph: Any, handler: BaseCallbackHandler, invokes: int) -> dict[str, Any]:
+    proxy = TimingProxy(handler)
+    cfg = {"callbacks": [proxy]}
+    for _ in range(50):
+        graph.invoke(workload.graph_input(), cfg)
+    proxy.ns.clear()
+    proxy.calls.clear()
+    for _ in range(invokes):
+        graph.invoke(workload.graph_input(), cfg)
+    rows = {name: {"calls_per_invoke": proxy.calls[name] / invokes,
+                   "us_per_call": proxy.ns[name] / proxy.calls[name] / 1e3,
+                   "us_per_invoke": proxy.ns[name] / invokes / 1e3}
+            for name in sorted(proxy.calls, key=lambda n: -proxy.ns[n])}
+    return {"rows": rows, "total_us_per_invoke": sum(proxy.ns.values()) / invokes / 1e3}
+
+
+class _NullSink:
+    """Stands in for one of the observer's sinks in the ablation: every method does nothing."""
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
+
+
+def _without_attributes(observer: Any) -> Any:
+    spans = observer._spans
+    start = spans.start
+    spans.start = lambda run, name, kind, attributes, links=(): start(run, name, kind, {}, links)
+    spans.set_attributes = lambda run, attributes: None
+    spans.add_event = lambda run, name, attributes: None
+    return observer
+
+
+def _with(observer: Any, **sinks: Any) -> Any:
+    for name, sink in sinks.items():
+        setattr(observer, name, sink)
+    return observer
+
+
+def ablation(graph: Any, provider: TracerProvider, invokes: int, rounds: int = 4) -> dict[str, float]:
+    """In-handler µs per invoke with parts of the observer switched off (private attributes:
+    a diagnostic for the hot path, not an API). Differences price each part."""
+    from opentelemetry.trace import NoOpTracerProvider
+
+    variants = {
+        "full (spans + metrics + logs at INFO)": lambda: make_observer(provider),
+        "logs off (no loguru sink)": lambda: make_observer(provider, logs=None),
+        "metrics sink replaced by a no-op": lambda: _with(make_observer(provider), _metrics=_NullSink()),
+        "no span attributes (start_span with {})": lambda: _without_attributes(make_observer(provider)),
+        "no-op tracer provider (non-recording spans)": lambda: make_observer(NoOpTracerProvider()),
+        "all three sinks no-op (run table + callback parsing only)": lambda: _with(
+            make_observer(NoOpTracerProvider(), logs=None), _metrics=_NullSink(), _logs=_NullSink()),
+        "minimal span handler (reference)": lambda: workload.MinimalSpanHandler(provider.get_tracer("bench")),
+    }
+    handlers = {name: build() for name, build in variants.items()}
+    per: dict[str, list[float]] = {name: [] for name in variants}
+    for r in range(rounds):
+        for name in list(variants) if r % 2 == 0 else list(reversed(variants)):
+            per[name].append(per_callback(graph, handlers[name], invokes)["total_us_per_invoke"])
+    return {name: sorted(v)[len(v) // 2] for name, v in per.items()}
+
+
+def pyinstrument_profile(graph: Any, observer: Any, invokes: int, want_html: bool = False) -> tuple[str, str]:
+    from pyinstrument import Profiler
+
+    cfg = {"callbacks": [observer]}
+    for _ in range(50):
+        graph.invoke(workload.graph_input(), cfg)
+    profiler = Profiler(interval=0.0002)
+    profiler.start()
+    for _ in range(invokes):
+        graph.invoke(workload.graph_input(), cfg)
+    profiler.stop()
+    text = profiler.output_text(unicode=True, color=False, show_all=False)
+    return text, profiler.output_html() if want_html else ""
+
+
+def cprofile_table(graph: Any, observer: Any, invokes: int, top: int = 35) -> str:
+    """Deterministic profile of every thread: ToolNode runs parallel tool calls on pool threads."""
+    cfg = {"callbacks": [observer]}
+    for _ in range(50):
+        graph.invoke(workload.graph_input(), cfg)
+    profiles: list[cProfile.Profile] = []
+
+    def start_in_thread(*_: Any) -> None:
+        thread_profile = cProfile.Profile()
+        profiles.append(thread_profile)
+        thread_profile.enable()  # replaces this hook for the rest of the thread
+
+    prof = cProfile.Profile()
+    threading.setprofile(start_in_thread)
+    prof.enable()
+    try:
+        for _ in range(invokes):
+            graph.invoke(workload.graph_input(), cfg)
+    finally:
+        prof.disable()
+        threading.setprofile(None)  # type: ignore[arg-type]
+    stats = pstats.Stats(prof)
+    for thread_profile in profiles:
+        stats.add(thread_profile)
+    rows = []
+    for (filename, line, func), (cc, nc, tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        if any(f"/{p}/" in filename for p in PACKAGES):
+            short = filename.split("site-packages/")[-1].split("/work/main/")[-1]
+            rows.append((tt, ct, nc, f"{short}:{line}({func})"))
+    rows.sort(reverse=True)
+    out = io.StringIO()
+    out.write(f"cProfile over {invokes} invokes, all threads (times inflated by the profiler; compare, don't add)\n")
+    out.write(f"{'self µs/inv':>11} {'cum µs/inv':>11} {'calls/inv':>10}  function\n")
+    for tt, ct, nc, name in rows[:top]:
+        out.write(f"{tt / invokes * 1e6:>11.1f} {ct / invokes * 1e6:>11.1f} {nc / invokes:>10.1f}  {name}\n")
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--invokes", type=int, default=1500)
+    ap.add_argument("--out", default=None, help="folder for profile-*.txt and profile-callbacks.md")
+    ap.add_argument("--html", action="store_true", help="also write pyinstrument's HTML (large) to --out")
+    args = ap.parse_args(argv)
+    graph = workload.build_graph()
+    provider = _pipeline()
+    try:
+        observer = make_observer(provider)
+        minimal = workload.MinimalSpanHandler(_pipeline().get_tracer("bench"))
+        report = io.StringIO()
+        for title, handler in (("AgentObserver (spans + metrics + logs, content off)", observer),
+                               ("minimal span handler", minimal)):
+            result = per_callback(graph, handler, args.invokes)
+            report.write(f"\n{title}: {result['total_us_per_invoke']:.0f} µs per invoke inside the handler\n\n")
+            report.write("| callback | calls/invoke | µs/call | µs/invoke |\n| --- | --- | --- | --- |\n")
+            for name, r in result["rows"].items():
+                report.write(f"| {name} | {r['calls_per_invoke']:.0f} | {r['us_per_call']:.1f} | "
+                             f"{r['us_per_invoke']:.0f} |\n")
+        report.write("\nAblation: µs per invoke inside the handler (median of 4 ABAB rounds)\n\n")
+        report.write("| variant | µs/invoke | saved vs full |\n| --- | --- | --- |\n")
+        ablated = ablation(graph, provider, max(100, args.invokes // 5))
+        full_us = next(iter(ablated.values()))
+        for name, us in ablated.items():
+            report.write(f"| {name} | {us:.0f} | {full_us - us:+.0f} |\n")
+        print(report.getvalue())
+        text, html = pyinstrument_profile(graph, make_observer(provider), args.invokes, args.html)
+        print(text)
+        table = cprofile_table(graph, make_observer(provider), max(200, args.invokes // 3))
+        print(table)
+        from opentelemetry.trace import NoOpTracerProvider
+
+        core = _with(make_observer(NoOpTracerProvider(), logs=None), _metrics=_NullSink(), _logs=_NullSink())
+        core_table = "Core only (all three sinks no-op): " + cprofile_table(graph, core, max(200, args.invokes // 3))
+        print(core_table)
+        if args.out:
+            os.makedirs(args.out, exist_ok=True)
+            with open(os.path.join(args.out, "profile-callbacks.md"), "w") as f:
+                f.write(report.getvalue())
+            with open(os.path.join(args.out, "profile-pyinstrument.txt"), "w") as f:
+                f.write(text)
+            if args.html:
+                with open(os.path.join(args.out, "profile-pyinstrument.html"), "w") as f:
+                    f.write(html)
+            with open(os.path.join(args.out, "profile-cprofile.txt"), "w") as f:
+                f.write(table)
+            with open(os.path.join(args.out, "profile-cprofile-core.txt"), "w") as f:
+                f.write(core_table)
+    finally:
+        provider.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
