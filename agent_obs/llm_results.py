@@ -69,7 +69,8 @@ def response_attributes(run: Run, response: Any, usage: extract.Usage) -> dict[s
         attributes[sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = usage.cache_creation
     if usage.reasoning is not None:
         attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning
-    attributes[sc.USAGE_ESTIMATED] = run.usage_estimated
+    if run.usage_estimated:
+        attributes[sc.USAGE_ESTIMATED] = True
     if run.finish_reasons:
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = list(run.finish_reasons)
     if run.first_chunk_mono:

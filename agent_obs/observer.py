@@ -203,12 +203,14 @@ class AgentObserver(BaseCallbackHandler):
         run.step = step if isinstance(step, int) else None
         run.checkpoint_ns = metadata.get("langgraph_checkpoint_ns")
         root = run.root
-        with self._lock:
-            if run.checkpoint_ns and root.attempts is not None:
-                attempt = root.attempts.get(run.checkpoint_ns, 0) + 1
-                root.attempts[run.checkpoint_ns] = attempt
-                run.attempt = attempt
-            if run.attempt == 1:
+        # A task's attempts run one after another, so its namespace is never counted twice
+        # at once; parallel tasks have different namespaces.
+        if run.checkpoint_ns and root.attempts is not None:
+            attempt = root.attempts.get(run.checkpoint_ns, 0) + 1
+            root.attempts[run.checkpoint_ns] = attempt
+            run.attempt = attempt
+        if run.attempt == 1:
+            with self._lock:
                 root.steps += 1
         attributes: dict[str, Any] = {
             sc.LANGGRAPH_NODE: name,
@@ -279,17 +281,13 @@ class AgentObserver(BaseCallbackHandler):
         tool_call_id = kwargs.get("tool_call_id")
         if tool_call_id:
             attributes[sc.GEN_AI_TOOL_CALL_ID] = str(tool_call_id)
+        description = serialized.get("description") if serialized else None
+        if isinstance(description, str) and description:
+            attributes[sc.GEN_AI_TOOL_DESCRIPTION] = description[:1024]
         self._begin(run, attributes)
-        if is_recording(run):
-            extra: dict[str, Any] = {}
-            description = serialized.get("description") if serialized else None
-            if isinstance(description, str) and description:
-                extra[sc.GEN_AI_TOOL_DESCRIPTION] = description[:1024]
-            if self._content is not None:
-                text, length = self._content.value(inputs if inputs is not None else input_str)
-                extra.update(content_attributes(sc.GEN_AI_TOOL_CALL_ARGUMENTS, text, length))
-            if extra:
-                self._spans.set_attributes(run, extra)
+        if self._content is not None and is_recording(run):
+            text, length = self._content.value(inputs if inputs is not None else input_str)
+            self._spans.set_attributes(run, content_attributes(sc.GEN_AI_TOOL_CALL_ARGUMENTS, text, length))
 
     @guarded("on_retriever_start")
     def on_retriever_start(self, serialized: dict[str, Any] | None, query: str, *, run_id: UUID,
@@ -304,11 +302,14 @@ class AgentObserver(BaseCallbackHandler):
             self._spans.set_attributes(run, content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))
 
     # --- while running ---------------------------------------------------------------------
-    @guarded("on_llm_new_token")
     def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
-        run = self._runs.get(run_id)
-        if run is not None and not run.first_chunk_mono:
-            run.first_chunk_mono = self._clock()
+        # Called per streamed token: guarded inline rather than through the wrapper.
+        try:
+            run = self._runs.get(run_id)
+            if run is not None and not run.first_chunk_mono:
+                run.first_chunk_mono = self._clock()
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_llm_new_token", exc)
 
     # --- ending runs -------------------------------------------------------------------------
     @guarded("on_chain_end")

@@ -30,6 +30,7 @@ class Run:
 
     __slots__ = (
         "run_id",
+        "key",
         "kind",
         "name",
         "parent",
@@ -68,6 +69,7 @@ class Run:
     def __init__(self, run_id: UUID, kind: RunKind, name: str, parent: Run | None,
                  now: float) -> None:
         self.run_id = run_id
+        self.key = key_of(run_id)
         self.kind = kind
         self.name = name
         self.parent = parent  # nearest ancestor that is not plumbing
@@ -96,7 +98,7 @@ class Run:
         self.thread_id: str | None = parent.thread_id if parent is not None else None
         # Only the root keeps these: open descendants (for cancellation and abandonment),
         # node executions counted as steps, and attempt numbers per LangGraph task.
-        self.children: dict[UUID, Run] | None = None
+        self.children: dict[Any, Run] | None = None
         self.steps = 0
         self.interrupted = False
         self.attempts: dict[str, int] | None = None
@@ -111,6 +113,11 @@ class Run:
     @property
     def is_root(self) -> bool:
         return self.root is self
+
+
+def key_of(run_id: Any) -> Any:
+    """The table key of a run id: its integer (UUID hashing is a Python-level call)."""
+    return run_id.int if type(run_id) is UUID else run_id
 
 
 class RunTable:
@@ -130,8 +137,8 @@ class RunTable:
         self.max_runs = max_runs
         self.ttl_seconds = ttl_seconds
         self._clock = clock
-        self._runs: dict[UUID, Run] = {}
-        self._roots: OrderedDict[UUID, Run] = OrderedDict()
+        self._runs: dict[Any, Run] = {}
+        self._roots: OrderedDict[Any, Run] = OrderedDict()
         self._lock = threading.Lock()
         self._starts_since_sweep = 0
 
@@ -141,27 +148,29 @@ class RunTable:
     def get(self, run_id: UUID | None) -> Run | None:
         if run_id is None:
             return None
-        return self._runs.get(run_id)
+        return self._runs.get(key_of(run_id))
 
     def add(self, run: Run) -> None:
-        self._runs[run.run_id] = run
+        key = run.key
+        self._runs[key] = run
         root = run.root
         if root is run:
             run.children = {}
             run.attempts = {}
-            self._roots[run.run_id] = run
+            self._roots[key] = run
         elif root.children is not None:
-            root.children[run.run_id] = run
+            root.children[key] = run
 
-    def pop(self, run_id: UUID) -> Run | None:
-        run = self._runs.pop(run_id, None)
+    def pop(self, run_id: Any) -> Run | None:
+        key = key_of(run_id)
+        run = self._runs.pop(key, None)
         if run is None:
             return None
         root = run.root
         if root is run:
-            self._roots.pop(run_id, None)
+            self._roots.pop(key, None)
         elif root.children is not None:
-            root.children.pop(run_id, None)
+            root.children.pop(key, None)
         return run
 
     def open_descendants(self, root: Run) -> list[Run]:

@@ -102,13 +102,25 @@ class SpanSink:
 
     def __init__(self, tracer_provider: Any = None) -> None:
         self._tracer = trace.get_tracer(sc.SCOPE_NAME, tracer_provider=tracer_provider)
+        provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
+        self._children_follow_parent = _children_follow_parent(getattr(provider, "sampler", None))
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self, run: Run, name: str, kind: SpanKind, attributes: dict[str, Any],
               links: Sequence[Link] = ()) -> None:
         current = resolve(otel_context.get_current())
-        if run.parent is not None and run.parent.context is not None:
-            parent_ctx = run.parent.context
+        parent = run.parent
+        if parent is not None and parent.context is not None:
+            parent_ctx = parent.context
+            if self._children_follow_parent and not parent.span.get_span_context().trace_flags.sampled:
+                # The sampler would drop this span too: reuse the parent's non-recording span
+                # and context instead of asking the SDK for another one. Bodies still see a
+                # context of this (unsampled) trace, so nothing they start joins another.
+                run.span = parent.span
+                run.context = parent_ctx
+                run.previous_context = current
+                otel_context.attach(parent_ctx)
+                return
         else:
             parent_ctx = current
         span = self._tracer.start_span(
@@ -116,7 +128,8 @@ class SpanSink:
             start_time=run.start_ns, record_exception=False, set_status_on_exception=False,
         )
         run.span = span
-        ctx = RunContext(trace.set_span_in_context(span, parent_ctx), run)
+        ctx = RunContext(parent_ctx, run)
+        dict.__setitem__(ctx, _span_key(), span)  # Context forbids item assignment; one copy
         run.context = ctx
         run.previous_context = current
         otel_context.attach(ctx)
@@ -126,6 +139,8 @@ class SpanSink:
         if span is None:
             return
         self._restore_context(run)
+        if run.parent is not None and span is run.parent.span:
+            return  # the parent's non-recording span: the parent ends it
         if span.is_recording():
             outcome = run.outcome
             if outcome == sc.OUTCOME_ERROR and run.error is not None:
@@ -159,6 +174,32 @@ class SpanSink:
         span = run.span
         if span is not None and span.is_recording():
             span.add_event(name, attributes)
+
+
+def _children_follow_parent(sampler: Any) -> bool:
+    """Whether the provider's sampler drops every child of an unsampled local parent.
+
+    True for the SDK's default ``ParentBased`` samplers and for a plain trace-id ratio (a
+    child has its parent's trace id); any other sampler is asked span by span.
+    """
+    if sampler is None:
+        return False
+    from opentelemetry.sdk.trace import sampling
+
+    if isinstance(sampler, sampling.ParentBased):
+        return getattr(sampler, "_local_parent_not_sampled", None) is sampling.ALWAYS_OFF
+    return isinstance(sampler, sampling.TraceIdRatioBased) or sampler is sampling.ALWAYS_OFF
+
+
+_SPAN_KEY: list[str] = []
+
+
+def _span_key() -> str:
+    """OpenTelemetry's context key for the current span (read once from the API)."""
+    if not _SPAN_KEY:
+        probe = trace.set_span_in_context(trace.INVALID_SPAN, Context())
+        _SPAN_KEY.append(next(iter(dict.keys(probe))))
+    return _SPAN_KEY[0]
 
 
 def is_recording(run: Run) -> bool:

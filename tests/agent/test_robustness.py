@@ -308,3 +308,44 @@ def test_eviction_while_other_threads_start_and_end_runs(registry):
                  if s.name.endswith("_total"))
     assert errors == 0
     assert observer.open_runs <= 50 + 256 * 8
+
+
+def test_unsampled_runs_skip_span_work_but_keep_metrics_logs_and_isolation(registry, log_records):
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.0)))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    observer = AgentObserver(tracer_provider=provider, registry=registry)
+    tracer = provider.get_tracer("inside")
+    seen_inside: list = []
+
+    from langchain_core.tools import tool
+
+    @tool
+    def get_weather(city: str) -> str:
+        """Weather."""
+        with tracer.start_as_current_span("http GET weather") as span:
+            seen_inside.append(span.get_span_context())
+        return "sunny"
+
+    from graphs import lookup_price
+
+    graph = build_tool_agent(ScriptedChatModel(responses=tool_agent_script()), tools=[get_weather, lookup_price])
+    graph.invoke(user("hi"), config={"callbacks": [observer]})
+    assert exporter.get_finished_spans() == ()
+    assert not trace.get_current_span().get_span_context().is_valid
+    start = next(r for r in log_records if r["extra"].get("event") == "agent.run.start")
+    # the body's span belongs to the run's (unsampled) trace, not to some other one
+    assert format(seen_inside[0].trace_id, "032x") == start["extra"]["trace_id"]
+    assert not seen_inside[0].trace_flags.sampled
+    assert registry.get_sample_value("agent_obs_runs_total", {"agent": "weather_agent", "status": "ok"}) == 1
+    assert registry.get_sample_value("gen_ai_execute_tool_duration_seconds_count", {
+        "gen_ai_agent_name": "weather_agent", "gen_ai_tool_name": "get_weather", "error_type": ""}) == 1
+    ends = [r for r in log_records if r["extra"].get("event") == "agent.tool.end"]
+    assert {r["extra"]["trace_id"] for r in ends} == {start["extra"]["trace_id"]}
+    assert observer.open_runs == 0
