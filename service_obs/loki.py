@@ -52,13 +52,39 @@ MAX_RETRY_AFTER = 300.0
 
 
 class _Entry:
-    __slots__ = ("ts_ns", "line", "level", "metadata")
+    """One queued record. Built from a loguru record, it is serialised on the sink's worker
+    thread (the first time a payload needs it), so the caller only pays for an append."""
+
+    __slots__ = ("ts_ns", "line", "level", "metadata", "_record")
 
     def __init__(self, ts_ns: int, line: str, level: str, metadata: dict[str, str]) -> None:
         self.ts_ns = ts_ns
         self.line = line
         self.level = level
         self.metadata = metadata
+        self._record: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, record: dict[str, Any]) -> _Entry:
+        entry = cls.__new__(cls)
+        entry._record = record
+        return entry
+
+    def materialise(self) -> None:
+        record = self._record
+        if record is None:
+            return
+        metadata: dict[str, str] = {}
+        extra = record["extra"]
+        for key in (sc.FIELD_TRACE_ID, sc.FIELD_SPAN_ID):
+            value = extra.get(key)
+            if value:
+                metadata[key] = str(value)
+        self.ts_ns = int(record["time"].timestamp() * 1e9)
+        self.line = record_to_json(record)
+        self.level = record["level"].name.lower()
+        self.metadata = metadata
+        self._record = None
 
 
 class _Retryable(Exception):
@@ -127,16 +153,7 @@ class LokiSink:
     # --- caller side -------------------------------------------------------------------
     def __call__(self, message: Any) -> None:
         try:
-            record = message.record
-            metadata: dict[str, str] = {}
-            extra = record["extra"]
-            for key in (sc.FIELD_TRACE_ID, sc.FIELD_SPAN_ID):
-                value = extra.get(key)
-                if value:
-                    metadata[key] = str(value)
-            entry = _Entry(int(record["time"].timestamp() * 1e9), record_to_json(record),
-                           record["level"].name.lower(), metadata)
-            self.put(entry)
+            self.put(_Entry.of(message.record))
         except Exception:  # noqa: BLE001 - telemetry never breaks the caller
             self._count(REASON_ERROR, 1)
             self._problem("could not queue a log record", exc_info=True)
@@ -279,6 +296,11 @@ class LokiSink:
     def _payload(self, batch: list[_Entry]) -> bytes:
         streams: dict[str, dict[str, Any]] = {}
         for entry in batch:
+            try:
+                entry.materialise()
+            except Exception:  # noqa: BLE001 - one bad record must not lose the batch
+                self._count(REASON_ERROR, 1)
+                continue
             stream = streams.get(entry.level)
             if stream is None:
                 stream = streams[entry.level] = {"stream": {**self.labels, "level": entry.level}, "values": []}
