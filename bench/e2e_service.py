@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import socket
 import statistics
@@ -44,6 +43,8 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+
+from report import publish  # noqa: E402
 
 JOBS = ("2a7c5e1f-8b3d-4c61-9e0a-51f0c3d2b004", "2a7c5e1f-8b3d-4c61-9e0a-51f0c3d2b003")  # complete, no approval
 TARGET_P95_MS = 2.0
@@ -269,17 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     result["date"] = dt.datetime.now().isoformat(timespec="seconds")
     result["settings"] = {"rounds": args.rounds, "block": args.block, "warmup": args.warmup, "modes": list(modes)}
     table = markdown(result)
-    print(table)
     met = result["delta_p95_ms"] <= TARGET_P95_MS
     verdict = (f"p95 difference {result['delta_p95_ms']:+.2f} ms, target <= {TARGET_P95_MS} ms: "
                + ("met" if met else f"NOT met (by {result['delta_p95_ms'] - TARGET_P95_MS:.2f} ms)"))
-    print(verdict)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write(f"# bench/e2e_service.py, {result['date']}\n\n{table}\n- {verdict}\n")
+    publish("e2e_service.py", result, table, verdict, args.json, args.md)
     return 0
 
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import statistics
 import sys
@@ -34,6 +33,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, ROOT)
 
 from bench_agent_obs import private_logger
+from report import publish
 
 TARGET_RECORDS_PER_S = 20_000
 
@@ -190,17 +190,10 @@ def main(argv: list[str] | None = None) -> int:
             "throughput": throughput(backends, messages, args.batch_size, args.queue_size),
         }
     table = markdown(result)
-    print(table)
     rate = result["throughput"]["records_per_s"]
     verdict = (f"{rate:,.0f} records/s, target >= {TARGET_RECORDS_PER_S:,}: "
                + ("met" if rate >= TARGET_RECORDS_PER_S and result["throughput"]["all_arrived"] else "NOT met"))
-    print(verdict)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
-    if args.md:
-        with open(args.md, "w") as f:
-            f.write(f"# bench/loki_throughput.py, {result['date']}\n\n{table}\n- {verdict}\n")
+    publish("loki_throughput.py", result, table, verdict, args.json, args.md)
     return 0
 
 
