@@ -44,6 +44,7 @@ _log = logging.getLogger("agent_obs")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 _MAX_REMEMBERED_INTERRUPTS = 1024
+_warned_env_values: set[str] = set()  # a bad environment value warns once per process
 
 
 def capture_content_from_env(environ: Mapping[str, str] | None = None) -> bool:
@@ -52,7 +53,8 @@ def capture_content_from_env(environ: Mapping[str, str] | None = None) -> bool:
     value = raw.strip().lower()
     if value in _TRUE:
         return True
-    if value not in _FALSE:
+    if value not in _FALSE and raw not in _warned_env_values:
+        _warned_env_values.add(raw)
         _log.warning("%s=%r is not a boolean; content capture stays off", sc.ENV_CAPTURE_CONTENT, raw)
     return False
 

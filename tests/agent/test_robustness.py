@@ -244,12 +244,13 @@ def test_invalid_constructor_arguments_raise_clear_errors(registry):
         AgentObserver(registry=registry, max_open_runs=0)
 
 
-def test_bad_capture_env_value_warns_and_stays_off(monkeypatch, registry, caplog):
-    monkeypatch.setenv("AGENT_OBS_CAPTURE_CONTENT", "perhaps")
+def test_bad_capture_env_value_warns_once_and_stays_off(monkeypatch, registry, caplog):
+    monkeypatch.setenv("AGENT_OBS_CAPTURE_CONTENT", "perhaps-not-a-bool")
     with caplog.at_level("WARNING", logger="agent_obs"):
-        observer = AgentObserver(registry=registry)
-    assert observer.capture_content is False
-    assert any("AGENT_OBS_CAPTURE_CONTENT" in r.getMessage() for r in caplog.records)
+        observers = [AgentObserver(registry=registry) for _ in range(3)]
+    assert all(o.capture_content is False for o in observers)
+    warnings = [r for r in caplog.records if "AGENT_OBS_CAPTURE_CONTENT" in r.getMessage()]
+    assert len(warnings) == 1
 
 
 def test_capture_env_on(monkeypatch, registry):
