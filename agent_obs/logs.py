@@ -106,3 +106,13 @@ class LogSink:
         if run.thread_id is not None:
             fields[sc.FIELD_THREAD_ID] = run.thread_id
         return fields
+
+
+class NullLogSink:
+    """For ``AgentObserver(logs=False)``: no log records."""
+
+    def root_started(self, run: Run, trace_id: str, span_id: str) -> None:
+        pass
+
+    def ended(self, run: Run, trace_id: str, span_id: str) -> None:
+        pass

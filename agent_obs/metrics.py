@@ -199,6 +199,25 @@ class MetricsSink:
         self.m.abandoned_runs(kind).inc()
 
 
+class NullMetricsSink:
+    """For ``AgentObserver(metrics=False)``: no registry is touched."""
+
+    def root_started(self, run: Run) -> None:
+        pass
+
+    def node_started(self, run: Run) -> None:
+        pass
+
+    def ended(self, run: Run, trace_id: str, span_id: str, sampled: bool) -> None:
+        pass
+
+    def handler_error(self, callback: str) -> None:
+        pass
+
+    def abandoned(self, kind: str) -> None:
+        pass
+
+
 def _error_label(run: Run, m: AgentMetrics) -> str:
     if run.outcome in (sc.OUTCOME_ERROR, sc.OUTCOME_CANCELLED) and run.error is not None:
         return m.error_type(error_type(run.error))

@@ -35,8 +35,8 @@ from agent_obs.graph_runs import (
 )
 from agent_obs.guard import RateLimitedLog, guarded
 from agent_obs.llm_results import apply_result, content_attributes, response_attributes
-from agent_obs.logs import LogSink
-from agent_obs.metrics import MetricsSink, metrics_for
+from agent_obs.logs import LogSink, NullLogSink
+from agent_obs.metrics import MetricsSink, NullMetricsSink, metrics_for
 from agent_obs.runs import Run, RunKind, RunTable
 from agent_obs.spans import SpanSink, is_recording, span_name, trace_ids
 
@@ -66,7 +66,8 @@ class AgentObserver(BaseCallbackHandler):
     ``prices`` (a ``PriceTable``, a mapping of overrides or a JSON file), ``max_content_length``
     and ``redact`` for captured content, ``label_limit`` (distinct values per metric label
     before ``_other``), ``max_open_runs`` and ``run_ttl_seconds`` for the run table, and
-    ``clock`` (monotonic seconds) for durations and the TTL.
+    ``clock`` (monotonic seconds) for durations and the TTL, and ``metrics=False`` /
+    ``logs=False`` to produce spans only (no registry touched, no log records).
     """
 
     raise_error = False
@@ -87,6 +88,8 @@ class AgentObserver(BaseCallbackHandler):
         max_open_runs: int = 10_000,
         run_ttl_seconds: float = 3600.0,
         clock: Callable[[], float] = time.perf_counter,
+        metrics: bool = True,
+        logs: bool = True,
     ) -> None:
         super().__init__()
         if logger is None:
@@ -112,8 +115,8 @@ class AgentObserver(BaseCallbackHandler):
         self._clock = clock
         self._runs = RunTable(max_runs=max_open_runs, ttl_seconds=run_ttl_seconds, clock=clock)
         self._spans = SpanSink(tracer_provider)
-        self._metrics = MetricsSink(metrics_for(registry, label_limit))
-        self._logs = LogSink(logger)
+        self._metrics = MetricsSink(metrics_for(registry, label_limit)) if metrics else NullMetricsSink()
+        self._logs = LogSink(logger) if logs else NullLogSink()
         self._lock = threading.Lock()
         self._interrupted_threads: OrderedDict[str, Any] = OrderedDict()
         self._log_error = RateLimitedLog()

@@ -216,6 +216,8 @@ OBSERVER_DOCS = {
     "max_open_runs": "Open runs kept before the oldest are force-ended as abandoned (`kind=\"cap\"`).",
     "run_ttl_seconds": "Seconds a run may stay open before it is force-ended as abandoned (`kind=\"ttl\"`).",
     "clock": "Monotonic seconds, for durations and the TTL (tests inject a fake clock).",
+    "metrics": "`False`: no Prometheus families are registered or observed (spans and logs only).",
+    "logs": "`False`: no loguru records are emitted (spans and metrics only).",
 }
 
 EXAMPLE_SETTING_DOCS = {

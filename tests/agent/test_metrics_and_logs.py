@@ -276,3 +276,12 @@ def test_long_error_messages_are_truncated_in_logs(observer, log_records):
     node = next(r for r in log_records if r["extra"].get("event") == "agent.node.end")
     assert node["level"] == "ERROR"
     assert len(node["extra"]["error_message"]) <= 501
+
+
+def test_metrics_and_logs_can_be_switched_off(tracer_provider, registry, span_exporter, log_records):
+    observer = AgentObserver(tracer_provider=tracer_provider, registry=registry, metrics=False, logs=False)
+    run_agent(observer)
+    assert list(registry.collect()) == []  # no family registered
+    assert not [r for r in log_records if r["extra"].get("event", "").startswith("agent.")]
+    assert len(span_exporter.get_finished_spans()) == 8
+    assert observer.open_runs == 0
