@@ -1,4 +1,4 @@
-"""The ``agent-obs`` command: ``demo``, ``replay`` and ``serve``.
+"""The agent-obs command: demo, replay and serve.
 
 Each subcommand imports what it needs only when it runs, so ``agent-obs --help`` is fast and
 ``agent_obs`` stays free of FastAPI/SQLAlchemy imports. Errors a user can cause (bad file,

@@ -31,9 +31,7 @@ def apply_result(run: Run, response: Any, prices: Any) -> extract.Usage:
         run.model = response_model
     run.finish_reasons = extract.finish_reasons(response)
     run.cost_usd = _cost(run, response_model, usage, prices)
-    if run.extra is None:
-        run.extra = {}
-    run.extra["response_model"] = response_model
+    run.response_model = response_model
     return usage
 
 
@@ -53,9 +51,8 @@ def _cost(run: Run, response_model: str | None, usage: extract.Usage, prices: An
 def response_attributes(run: Run, response: Any, usage: extract.Usage) -> dict[str, Any]:
     """Span attributes of a finished LLM call (only computed when the span is recording)."""
     attributes: dict[str, Any] = {}
-    response_model = run.extra.get("response_model") if run.extra else None
-    if response_model:
-        attributes[sc.GEN_AI_RESPONSE_MODEL] = response_model
+    if run.response_model:
+        attributes[sc.GEN_AI_RESPONSE_MODEL] = run.response_model
     response_id = extract.response_id(response)
     if response_id:
         attributes[sc.GEN_AI_RESPONSE_ID] = response_id

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_obs import semconv as sc
+from agent_obs.extract import error_type
 from agent_obs.runs import Run, RunKind
 
 _LEVEL_NO = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
@@ -80,8 +81,6 @@ class LogSink:
         elif kind is RunKind.AGENT:
             fields[sc.FIELD_STEP] = run.steps
         if run.error is not None and outcome in (sc.OUTCOME_ERROR, sc.OUTCOME_CANCELLED):
-            from agent_obs.extract import error_type
-
             fields[sc.FIELD_ERROR_TYPE] = error_type(run.error)
             message = str(run.error)
             if len(message) > _ERROR_MESSAGE_LIMIT:

@@ -38,7 +38,7 @@ from agent_obs.llm_results import apply_result, content_attributes, response_att
 from agent_obs.logs import LogSink, NullLogSink
 from agent_obs.metrics import MetricsSink, NullMetricsSink, metrics_for
 from agent_obs.runs import Run, RunKind, RunTable
-from agent_obs.spans import SpanSink, is_recording, span_name, trace_ids
+from agent_obs.spans import SpanSink, is_recording, span_identity, span_name, trace_ids
 
 _log = logging.getLogger("agent_obs")
 _TRUE = {"1", "true", "yes", "on"}
@@ -162,7 +162,7 @@ class AgentObserver(BaseCallbackHandler):
             return
         run = Run(run_id, RunKind.CHAIN, name, parent, self._clock())
         if tags and parent is not None and parent.kind is RunKind.NODE and has_seq_step_tag(tags):
-            run.extra = {"router_candidate": True}
+            run.router = True
         self._runs.add(run)
 
     def _start_root(self, run_id: UUID, name: str, inputs: Any, metadata: dict[str, Any] | None) -> None:
@@ -323,7 +323,7 @@ class AgentObserver(BaseCallbackHandler):
         if run is None:
             return
         if run.kind is RunKind.CHAIN:
-            if run.extra and run.parent is not None:
+            if run.router and run.parent is not None:
                 destinations = route_destinations(outputs)
                 if destinations:
                     self._spans.add_event(run.parent, sc.EVENT_ROUTE, {
@@ -423,14 +423,12 @@ class AgentObserver(BaseCallbackHandler):
     def _finish(self, run: Run, outcome: str) -> None:
         run.outcome = outcome
         run.end_mono = self._clock()
-        run.ended = True
         if run.is_root:
             self._end_open_descendants(run)
             if outcome == sc.OUTCOME_INTERRUPTED and run.thread_id is not None and run.span is not None:
                 self._remember_interrupt(run)
         self._spans.end(run)
-        trace_id, span_id = trace_ids(run)
-        sampled = bool(run.span is not None and run.span.get_span_context().trace_flags.sampled)
+        trace_id, span_id, sampled = span_identity(run)
         self._metrics.ended(run, trace_id, span_id, sampled)
         self._logs.ended(run, trace_id, span_id)
         run.error = None  # the traceback's frames must not outlive the run

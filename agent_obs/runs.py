@@ -62,8 +62,8 @@ class Run:
         "interrupted",
         "attempts",
         "prompt",
-        "extra",
-        "ended",
+        "response_model",
+        "router",
     )
 
     def __init__(self, run_id: UUID, kind: RunKind, name: str, parent: Run | None,
@@ -103,12 +103,16 @@ class Run:
         self.interrupted = False
         self.attempts: dict[str, int] | None = None
         self.prompt: Any = None  # LLM input kept only for offline token counting
-        self.extra: dict[str, Any] | None = None
-        self.ended = False
+        self.response_model: str | None = None
+        self.router = False  # a chain run that may be a router: its output is a route
 
     @property
     def duration(self) -> float:
         return max(self.end_mono - self.start_mono, 0.0)
+
+    @property
+    def ended(self) -> bool:
+        return self.outcome != ""
 
     @property
     def is_root(self) -> bool:

@@ -26,6 +26,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from agent_obs import semconv as sc
+from agent_obs.extract import error_type
 from agent_obs.runs import Run, RunKind
 
 class RunContext(Context):
@@ -145,7 +146,7 @@ class SpanSink:
             outcome = run.outcome
             if outcome == sc.OUTCOME_ERROR and run.error is not None:
                 error = run.error
-                span.set_attribute(sc.ERROR_TYPE, _error_type(error))
+                span.set_attribute(sc.ERROR_TYPE, error_type(error))
                 span.record_exception(error, escaped=True)
                 span.set_status(Status(StatusCode.ERROR, _short(str(error))))
             elif outcome == sc.OUTCOME_INTERRUPTED:
@@ -153,7 +154,7 @@ class SpanSink:
             elif outcome == sc.OUTCOME_CANCELLED:
                 span.set_attribute(sc.OUTCOME, sc.OUTCOME_CANCELLED)
                 if run.error is not None:
-                    span.set_attribute(sc.ERROR_TYPE, _error_type(run.error))
+                    span.set_attribute(sc.ERROR_TYPE, error_type(run.error))
         span.end()
 
     @staticmethod
@@ -207,6 +208,17 @@ def is_recording(run: Run) -> bool:
     return span is not None and span.is_recording()
 
 
+def span_identity(run: Run) -> tuple[str, str, bool]:
+    """(trace_id, span_id, sampled) from one look at the span context."""
+    span = run.span
+    if span is None:
+        return "", "", False
+    ctx = span.get_span_context()
+    if not ctx.is_valid:
+        return "", "", False
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"), bool(ctx.trace_flags.sampled)
+
+
 def trace_ids(run: Run) -> tuple[str, str]:
     """(trace_id, span_id) in the hex form Tempo, Loki and Prometheus exemplars use."""
     span = run.span
@@ -230,12 +242,6 @@ def span_name(run: Run) -> tuple[str, SpanKind]:
     if kind is RunKind.TOOL:
         return sc.SPAN_EXECUTE_TOOL.format(tool=run.name), SpanKind.INTERNAL
     return sc.SPAN_RETRIEVAL.format(name=run.name), SpanKind.INTERNAL
-
-
-def _error_type(error: BaseException) -> str:
-    from agent_obs.extract import error_type
-
-    return error_type(error)
 
 
 def _short(text: str, limit: int = 512) -> str:
