@@ -50,11 +50,8 @@ class LogSink:
         if kind is RunKind.AGENT:
             if not run.is_root:
                 return
-            event, what = sc.LOG_RUN_END, "agent " + run.name + " run"
             level = "INFO"
         elif kind in _END_EVENTS:
-            event, label = _END_EVENTS[kind]
-            what = f"{label} {run.name}"
             level = "DEBUG"
         else:
             return
@@ -62,9 +59,13 @@ class LogSink:
             level = "ERROR"
         elif outcome in (sc.OUTCOME_INTERRUPTED, sc.OUTCOME_CANCELLED):
             level = "WARNING"
-        level_no = _LEVEL_NO[level]
-        if not self._enabled(level_no):
-            return
+        if not self._enabled(_LEVEL_NO[level]):
+            return  # decided before any string is built: most end records are DEBUG
+        if kind is RunKind.AGENT:
+            event, what = sc.LOG_RUN_END, "agent " + run.name + " run"
+        else:
+            event, label = _END_EVENTS[kind]
+            what = f"{label} {run.name}"
         fields = self._base(run, event, trace_id, span_id)
         fields[sc.FIELD_STATUS] = outcome
         fields[sc.FIELD_DURATION_MS] = round(run.duration * 1000.0, 3)

@@ -120,6 +120,7 @@ class AgentObserver(BaseCallbackHandler):
         self._lock = threading.Lock()
         self._interrupted_threads: OrderedDict[str, Any] = OrderedDict()
         self._log_error = RateLimitedLog()
+        self._first_token_seen: Any = None  # run_id of the latest run whose first token was timed
 
     # --- self-health ---------------------------------------------------------------------
     def _handler_error(self, callback: str, error: BaseException) -> None:
@@ -308,11 +309,16 @@ class AgentObserver(BaseCallbackHandler):
 
     # --- while running ---------------------------------------------------------------------
     def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
-        # Called per streamed token: guarded inline rather than through the wrapper.
+        # Called per streamed token, and only the first one matters: LangChain passes the
+        # same run_id object for every token of a run, so later tokens stop at one identity
+        # check. Guarded inline rather than through the wrapper.
+        if run_id is self._first_token_seen:
+            return
         try:
             run = self._runs.get(run_id)
             if run is not None and not run.first_chunk_mono:
                 run.first_chunk_mono = self._clock()
+                self._first_token_seen = run_id
         except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
             self._handler_error("on_llm_new_token", exc)
 
@@ -432,6 +438,13 @@ class AgentObserver(BaseCallbackHandler):
         self._metrics.ended(run, trace_id, span_id, sampled)
         self._logs.ended(run, trace_id, span_id)
         run.error = None  # the traceback's frames must not outlive the run
+        # Break the run's reference cycles so reference counting frees it at once instead of
+        # the cyclic GC later (each surviving run would push the GC to run more often): the
+        # context copies LangChain keeps need the run, the run no longer needs its context,
+        # and an ended root need not be its own root.
+        run.context = None
+        if run.parent is None:
+            run.root = None  # type: ignore[assignment]
 
     def _end_open_descendants(self, root: Run) -> None:
         for child in self._runs.open_descendants(root):

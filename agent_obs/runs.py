@@ -116,7 +116,7 @@ class Run:
 
     @property
     def is_root(self) -> bool:
-        return self.root is self
+        return self.parent is None
 
 
 def key_of(run_id: Any) -> Any:

@@ -22,6 +22,7 @@ from typing import Any, Sequence
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.attributes import BoundedAttributes as _BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
@@ -29,21 +30,28 @@ from agent_obs import semconv as sc
 from agent_obs.extract import error_type
 from agent_obs.runs import Run, RunKind
 
+
 class RunContext(Context):
     """An OpenTelemetry ``Context`` that is the run's while it is open, its caller's after."""
 
-    def __init__(self, values: Context, run: Run) -> None:
-        super().__init__(values)
+    def __init__(self, values: Context, run: Run, span: Any) -> None:
+        super().__init__()
+        # dict.update with an items view: filling from a RunContext directly would go
+        # through its Python-level keys() and __getitem__ for every entry.
+        dict.update(self, dict.items(values))
+        dict.__setitem__(self, _span_key(), span)  # Context itself forbids item assignment
         self._run = run
 
     def _after(self) -> Context | None:
         run = self._run
-        return resolve(run.previous_context) if run.ended else None
+        return resolve(run.previous_context) if run.outcome else None
 
     def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
-        after = self._after()
-        if after is not None:
-            return after.get(key, default)
+        # The SDK reads the parent span through here several times per span start: no calls
+        # beyond the dict lookup while the run is open.
+        run = self._run
+        if run.outcome:
+            return resolve(run.previous_context).get(key, default)
         return dict.get(self, key, default)
 
     def copy(self) -> dict[str, object]:  # type: ignore[override]
@@ -87,10 +95,10 @@ def resolve(ctx: Any) -> Any:
     Chains of ended runs are compressed as they are walked, so a long-lived context that saw
     many runs neither slows lookups down nor keeps old runs alive.
     """
-    if not (isinstance(ctx, RunContext) and ctx._run.ended):  # noqa: SLF001
+    if not (isinstance(ctx, RunContext) and ctx._run.outcome):  # noqa: SLF001
         return ctx
     passed = []
-    while isinstance(ctx, RunContext) and ctx._run.ended:  # noqa: SLF001
+    while isinstance(ctx, RunContext) and ctx._run.outcome:  # noqa: SLF001
         passed.append(ctx._run)  # noqa: SLF001
         ctx = ctx._run.previous_context  # noqa: SLF001
     for run in passed:
@@ -104,7 +112,11 @@ class SpanSink:
     def __init__(self, tracer_provider: Any = None) -> None:
         self._tracer = trace.get_tracer(sc.SCOPE_NAME, tracer_provider=tracer_provider)
         provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
-        self._children_follow_parent = _children_follow_parent(getattr(provider, "sampler", None))
+        sampler = getattr(provider, "sampler", None)
+        self._children_follow_parent = _children_follow_parent(sampler)
+        # Samplers that never read attributes let a span start bare and take its attributes
+        # straight after, through the fast writer below.
+        self._attributes_after_start = _ignores_attributes(sampler)
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self, run: Run, name: str, kind: SpanKind, attributes: dict[str, Any],
@@ -124,13 +136,20 @@ class SpanSink:
                 return
         else:
             parent_ctx = current
-        span = self._tracer.start_span(
-            name, context=parent_ctx, kind=kind, attributes=attributes, links=links,
-            start_time=run.start_ns, record_exception=False, set_status_on_exception=False,
-        )
+        if self._attributes_after_start:
+            span = self._tracer.start_span(
+                name, context=parent_ctx, kind=kind, links=links,
+                start_time=run.start_ns, record_exception=False, set_status_on_exception=False,
+            )
+            if attributes:
+                write_attributes(span, attributes)
+        else:
+            span = self._tracer.start_span(
+                name, context=parent_ctx, kind=kind, attributes=attributes, links=links,
+                start_time=run.start_ns, record_exception=False, set_status_on_exception=False,
+            )
         run.span = span
-        ctx = RunContext(parent_ctx, run)
-        dict.__setitem__(ctx, _span_key(), span)  # Context forbids item assignment; one copy
+        ctx = RunContext(resolve(parent_ctx), run, span)
         run.context = ctx
         run.previous_context = current
         otel_context.attach(ctx)
@@ -168,7 +187,7 @@ class SpanSink:
     def set_attributes(run: Run, attributes: dict[str, Any]) -> None:
         span = run.span
         if span is not None and span.is_recording():
-            span.set_attributes(attributes)
+            write_attributes(span, attributes)
 
     @staticmethod
     def add_event(run: Run, name: str, attributes: dict[str, Any]) -> None:
@@ -190,6 +209,51 @@ def _children_follow_parent(sampler: Any) -> bool:
     if isinstance(sampler, sampling.ParentBased):
         return getattr(sampler, "_local_parent_not_sampled", None) is sampling.ALWAYS_OFF
     return isinstance(sampler, sampling.TraceIdRatioBased) or sampler is sampling.ALWAYS_OFF
+
+
+def _ignores_attributes(sampler: Any) -> bool:
+    """Whether ``sampler`` is one of the SDK's samplers, none of which reads span attributes."""
+    if sampler is None:
+        return False
+    from opentelemetry.sdk.trace import sampling
+
+    if type(sampler) in (sampling.ParentBased, sampling.ParentBasedTraceIdRatio):
+        delegates = (sampler._root, sampler._remote_parent_sampled,  # noqa: SLF001
+                     sampler._remote_parent_not_sampled, sampler._local_parent_sampled,  # noqa: SLF001
+                     sampler._local_parent_not_sampled)  # noqa: SLF001
+        return all(_ignores_attributes(d) for d in delegates)
+    return type(sampler) in (sampling.StaticSampler, sampling.TraceIdRatioBased)
+
+
+_PLAIN_TYPES = frozenset((str, int, float, bool))
+
+
+def write_attributes(span: Any, attributes: dict[str, Any]) -> None:
+    """``span.set_attributes`` without the SDK's per-value validation, where that is safe.
+
+    The observer only produces valid attribute values (str, int, float, bool, sequences of
+    str), and the SDK spends more time re-validating them than starting the span. When the
+    span is the SDK's, the attribute limits have room and no value-length limit is set, the
+    values go straight into the span's attribute dict (as the SDK would store them: sequences
+    as tuples); anything else, or any unexpected value, goes through ``set_attributes``.
+    """
+    store = getattr(span, "_attributes", None)
+    if (type(store) is not _BoundedAttributes or store.max_value_len is not None
+            or store.maxlen is None or len(store._dict) + len(attributes) > store.maxlen):  # noqa: SLF001
+        span.set_attributes(attributes)
+        return
+    clean: dict[str, Any] = {}
+    for key, value in attributes.items():
+        kind = type(value)
+        if kind in _PLAIN_TYPES:
+            clean[key] = value
+        elif (kind is tuple or kind is list) and all(type(item) is str for item in value):
+            clean[key] = tuple(value)
+        else:
+            span.set_attributes(attributes)
+            return
+    if span.is_recording():
+        store._dict.update(clean)  # noqa: SLF001
 
 
 _SPAN_KEY: list[str] = []
