@@ -72,8 +72,13 @@ class LabelCap:
             return value
 
 
-class _Children:
-    """Cache of label children of one family: label tuple -> child."""
+class Children:
+    """Label children of one family, cached by label tuple.
+
+    ``family.labels(...)`` validates and locks on every call; hot paths ask for the same few
+    children over and over (each label from a capped set), so a dict lookup answers instead.
+    A racing thread stores the same child: harmless.
+    """
 
     __slots__ = ("_family", "_cache")
 
@@ -95,7 +100,7 @@ class AgentMetrics:
     def __init__(self, registry: CollectorRegistry, label_limit: int = 500) -> None:
         self.registry = registry
         self.label_limit = label_limit
-        f = lambda name: _Children(family(registry, name))  # noqa: E731
+        f = lambda name: Children(family(registry, name))  # noqa: E731
         self.operation_duration = f(sc.METRIC_OPERATION_DURATION)
         self.token_usage = f(sc.METRIC_TOKEN_USAGE)
         self.time_to_first_chunk = f(sc.METRIC_TIME_TO_FIRST_CHUNK)

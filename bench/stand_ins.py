@@ -1,13 +1,16 @@
-"""Tempo and Loki stand-ins in their own process, for the service and Loki benchmarks.
+"""Tempo, Loki and Dremio stand-ins in their own processes, for the service and Loki benchmarks.
 
 Tempo and Loki cannot be installed here; ``tests/receivers.py`` speaks their wire protocols
 (OTLP gRPC ``TraceService/Export``, Loki ``POST /loki/api/v1/push`` with gzip). They run in a
 child process, as the real servers would, so decoding pushes does not compete with the
-measured code for the GIL. The parent talks to the child over stdin/stdout, one JSON line
-per request::
+measured code for the GIL. With ``dremio=True`` the example's Dremio stand-in
+(``examples.optimizer.standin``) runs in a second child process, as a real Dremio would be
+another machine: the service under test then pays for its HTTP calls, not for answering them,
+and the Dremio answers are not slowed down by the Tempo stand-in decoding spans. The parent
+talks to the first child over stdin/stdout, one JSON line per request::
 
-    with StandIns() as backends:
-        backends.otlp_endpoint, backends.loki_url
+    with StandIns(dremio=True) as backends:
+        backends.otlp_endpoint, backends.loki_url, backends.dremio_url
         backends.stats()   # {"spans": ..., "otlp_requests": ..., "loki_entries": ..., "loki_pushes": ...}
 """
 
@@ -25,12 +28,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 class StandIns:
     """Starts ``python bench/stand_ins.py`` and reads its endpoints."""
 
-    def __init__(self, otlp: bool = True, loki: bool = True) -> None:
+    def __init__(self, otlp: bool = True, loki: bool = True, dremio: bool = False) -> None:
         args = [sys.executable, os.path.abspath(__file__)]
         if otlp:
             args.append("--otlp")
         if loki:
             args.append("--loki")
+        self._dremio: subprocess.Popen[str] | None = None
         self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
         ready = json.loads(self._proc.stdout.readline() or "{}")  # type: ignore[union-attr]
         if "error" in ready or not ready:
@@ -38,6 +42,14 @@ class StandIns:
             raise RuntimeError(f"stand-ins did not start: {ready}")
         self.otlp_endpoint: str | None = ready.get("otlp")
         self.loki_url: str | None = ready.get("loki")
+        self.dremio_url: str | None = None
+        if dremio:
+            self._dremio = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--dremio"],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+            self.dremio_url = json.loads(self._dremio.stdout.readline() or "{}").get("dremio")  # type: ignore[union-attr]
+            if not self.dremio_url:
+                self.close()
+                raise RuntimeError("the Dremio stand-in did not start")
 
     def stats(self) -> dict[str, Any]:
         assert self._proc.stdin is not None and self._proc.stdout is not None
@@ -46,14 +58,15 @@ class StandIns:
         return json.loads(self._proc.stdout.readline())
 
     def close(self) -> None:
-        if self._proc.poll() is None:
-            try:
-                assert self._proc.stdin is not None
-                self._proc.stdin.close()
-                self._proc.wait(10)
-            except Exception:  # noqa: BLE001
-                self._proc.kill()
-                self._proc.wait(5)
+        for proc in (self._proc, self._dremio):
+            if proc is not None and proc.poll() is None:
+                try:
+                    assert proc.stdin is not None
+                    proc.stdin.close()
+                    proc.wait(10)
+                except Exception:  # noqa: BLE001
+                    proc.kill()
+                    proc.wait(5)
 
     def __enter__(self) -> StandIns:
         return self
@@ -92,5 +105,21 @@ def _serve(otlp: bool, loki: bool) -> None:
             loki_receiver.close()
 
 
+def _serve_dremio() -> None:
+    sys.path.insert(0, ROOT)
+    from examples.optimizer.standin import DremioStandIn
+
+    standin = DremioStandIn().start()
+    print(json.dumps({"dremio": standin.url}), flush=True)
+    try:
+        for _ in sys.stdin:  # runs until the parent closes stdin
+            pass
+    finally:
+        standin.stop()
+
+
 if __name__ == "__main__":
-    _serve("--otlp" in sys.argv, "--loki" in sys.argv)
+    if "--dremio" in sys.argv:
+        _serve_dremio()
+    else:
+        _serve("--otlp" in sys.argv, "--loki" in sys.argv)

@@ -200,6 +200,7 @@ SETTING_DOCS = {
     "loki_structured_metadata": "Send `trace_id`/`span_id` as Loki 3 structured metadata; `false` for Loki 2.x (they stay in the JSON line).",
     "capture_content": "Record prompts, completions, tool arguments and results on spans (truncated, redacted). Unset: off unless `AGENT_OBS_CAPTURE_CONTENT` says otherwise.",
     "instrument_http": "Client spans, `traceparent` propagation and `http_client_*` metrics for `requests` and `httpx`.",
+    "http_send_receive_spans": "Keep the ASGI `http send`/`http receive` spans under each FastAPI server span (one per message; off: the server span already has their timing).",
     "set_global_tracer_provider": "Also install the provider as OpenTelemetry's global one (cannot be undone within the process).",
 }
 

@@ -3,7 +3,11 @@
 - Server spans come from opentelemetry-instrumentation-fastapi on ``obs.tracer_provider``
   (one instrumentation of this app object; FastAPI's built-in telemetry sees the contrib
   middleware and stands down, so there is one SERVER span per request). ``/metrics`` and
-  health routes are excluded from tracing (``excluded_urls``, comma-separated regexes).
+  health routes are excluded from tracing (``excluded_urls``, comma-separated regexes). The
+  ASGI ``http send``/``http receive`` spans (one per message, children of the server span)
+  are left out unless ``send_receive_spans`` (default: the ``http_send_receive_spans``
+  setting, off) asks for them: they are a tenth of a typical request's spans, and their
+  timing is already the server span's.
 - RED metrics on ``obs.registry``, labelled with the route template (``/jobs/{job_id}``,
   never the raw path; ``unmatched`` for 404s): ``http_server_requests_total{method,route,
   status_code}`` and ``http_server_request_duration_seconds{method,route,status_code}``, the
@@ -21,7 +25,7 @@ import logging
 import time
 from typing import Any
 
-from agent_obs.metrics import LabelCap, get_or_create
+from agent_obs.metrics import Children, LabelCap, get_or_create
 from service_obs._records import current_trace_ids
 from service_obs.metrics_endpoint import render_metrics
 
@@ -32,6 +36,7 @@ METRIC_HTTP_SERVER_DURATION = "http_server_request_duration_seconds"
 HTTP_SERVER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 DEFAULT_EXCLUDED_URLS = "/metrics$,/health$,/healthz$,/livez$,/readyz$,/ready$"
 UNMATCHED_ROUTE = "unmatched"
+INTERNAL_SPANS = ("send", "receive")  # the ASGI instrumentation's per-message spans
 
 
 class _RedMetricsMiddleware:
@@ -39,8 +44,8 @@ class _RedMetricsMiddleware:
 
     def __init__(self, app: Any, *, requests: Any, duration: Any, route_limit: int = 200) -> None:
         self.app = app
-        self.requests = requests
-        self.duration = duration
+        self.requests = Children(requests)
+        self.duration = Children(duration)
         self.route_cap = LabelCap(route_limit)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -67,10 +72,10 @@ class _RedMetricsMiddleware:
             label_route = self.route_cap(template) if template else UNMATCHED_ROUTE
             method = scope.get("method", "_OTHER")
             labels = (method, label_route, str(status_code))
-            self.requests.labels(*labels).inc()
+            self.requests(*labels).inc()
             ids = current_trace_ids()
             exemplar = {"trace_id": ids[0], "span_id": ids[1]} if ids else None
-            self.duration.labels(*labels).observe(seconds, exemplar=exemplar)
+            self.duration(*labels).observe(seconds, exemplar=exemplar)
         except Exception:  # noqa: BLE001 - metrics never break a request
             _log.debug("could not record HTTP server metrics", exc_info=True)
 
@@ -107,6 +112,7 @@ def instrument_app(
     *,
     metrics_path: str | None = "/metrics",
     excluded_urls: str = DEFAULT_EXCLUDED_URLS,
+    send_receive_spans: bool | None = None,
 ) -> AppInstrumentation:
     """Instrument ``app`` with ``obs``'s tracer provider and registry; see the module docstring."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
@@ -134,8 +140,12 @@ def instrument_app(
     middleware = Middleware(_RedMetricsMiddleware, requests=requests, duration=duration)
     app.user_middleware.insert(0, middleware)
     app.middleware_stack = None
+    if send_receive_spans is None:
+        settings = getattr(obs, "settings", None)
+        send_receive_spans = bool(getattr(settings, "http_send_receive_spans", False))
     FastAPIInstrumentor.instrument_app(
         app, tracer_provider=obs.tracer_provider, excluded_urls=excluded_urls,
+        exclude_spans=None if send_receive_spans else list(INTERNAL_SPANS),
     )
     handle = AppInstrumentation(app, middleware, route)
     register = getattr(obs, "_register_undo", None)

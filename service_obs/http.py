@@ -26,7 +26,7 @@ from opentelemetry.metrics import Histogram, Meter, MeterProvider, NoOpMeter
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
-from agent_obs.metrics import LabelCap, get_or_create
+from agent_obs.metrics import Children, LabelCap, get_or_create
 
 _log = logging.getLogger(__name__)
 
@@ -72,13 +72,14 @@ class HttpClientMetrics:
         )
         self._host = LabelCap(host_limit)
         self._on_error = on_error
+        self._duration = Children(self.duration)
 
     def record(self, seconds: float, attributes: dict[str, Any]) -> None:
         host = self._host(str(_first(attributes, _HOST_KEYS) or _httpx_host.get() or "unknown"))
         method = str(_first(attributes, _METHOD_KEYS) or "_OTHER")
         status = _first(attributes, _STATUS_KEYS)
         status_text = str(status) if status is not None else ""
-        self.duration.labels(host, method, status_text).observe(seconds)
+        self._duration(host, method, status_text).observe(seconds)
         error_type = None
         if status is not None and int(status) >= 400:
             error_type = status_text

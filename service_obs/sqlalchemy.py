@@ -20,7 +20,7 @@ import logging
 import time
 from typing import Any
 
-from agent_obs.metrics import LabelCap, get_or_create
+from agent_obs.metrics import Children, LabelCap, get_or_create
 
 _log = logging.getLogger(__name__)
 
@@ -69,9 +69,9 @@ def instrument_engine(engine: Any, obs: Any, *, operation_limit: int = 50) -> En
 
     engine = getattr(engine, "sync_engine", engine)
     registry = obs.registry
-    duration = get_or_create(registry, METRIC_DB_QUERY_DURATION, "histogram",
-                             "Duration of database cursor executions.",
-                             ("db_system", "operation", "status"), DB_QUERY_BUCKETS)
+    duration = Children(get_or_create(registry, METRIC_DB_QUERY_DURATION, "histogram",
+                                      "Duration of database cursor executions.",
+                                      ("db_system", "operation", "status"), DB_QUERY_BUCKETS))
     conn_errors = get_or_create(registry, METRIC_DB_CONNECTION_ERRORS, "counter",
                                 "Failures to connect to the database, and disconnects.", ("db_system",))
     db_system = engine.dialect.name
@@ -84,7 +84,7 @@ def instrument_engine(engine: Any, obs: Any, *, operation_limit: int = 50) -> En
         setattr(context, _START_KEY, None)
         statement = getattr(context, "statement", None) or ""
         operation = cap(statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "")
-        duration.labels(db_system, operation, status).observe(time.perf_counter() - start)
+        duration(db_system, operation, status).observe(time.perf_counter() - start)
 
     def before(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
         try:
