@@ -170,6 +170,26 @@ def test_redaction_leaves_ordinary_text_alone() -> None:
     assert redact_text(text) == text
 
 
+def test_the_trigger_pattern_finds_exactly_the_texts_a_substring_search_finds() -> None:
+    import random
+
+    triggers = content._TRIGGERS  # noqa: SLF001
+    pattern = content._trigger_pattern()  # noqa: SLF001
+    rng = random.Random(7)
+    alphabet = "abcdefghijklmnopqrstuvwxyz_-:/@ "
+    texts = list(triggers) + [t[:-1] for t in triggers] + ["", "tok", "toke", "sk", "s-k", "xo"]
+    for _ in range(5000):
+        noise = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        cut = rng.choice(triggers)[: rng.randint(0, 12)]  # whole triggers and their prefixes
+        texts.append(noise[: len(noise) // 2] + cut + noise[len(noise) // 2:])
+    found = 0
+    for text in texts:
+        expected = any(trigger in text for trigger in triggers)
+        assert (pattern.search(text) is not None) is expected, text
+        found += expected
+    assert 0 < found < len(texts)  # both outcomes were exercised
+
+
 def test_dict_keys_are_redacted_by_name() -> None:
     args = {
         "query": "select 1",
