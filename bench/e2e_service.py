@@ -11,10 +11,9 @@ rounds (A B ... B A ...), so machine drift hits both alike:
   the AgentObserver on the graph, and ``/metrics`` scraped every second by a background
   thread of the client process, as Prometheus would (every mode but ``off`` and ``no-scrape``).
 - ``off``: tracing disabled (``enable_tracing=False``: ALWAYS_OFF sampler, no exporter), no
-  log sinks, no HTTP client instrumentation, and no observer on the graph. The example app
-  has no switch for the last one, so the benchmark empties the service's callback list after
-  ``create_app``; FastAPI's RED middleware and the SQLAlchemy hooks that ``create_app``
-  always installs stay (their spans are non-recording).
+  log sinks, no HTTP client instrumentation, and no observer on the graph
+  (``create_app(..., observe_agent=False)``); FastAPI's RED middleware and the SQLAlchemy
+  hooks that ``create_app`` always installs stay (their spans are non-recording).
 
 More copies split the difference (``--modes``), each ``on`` minus one part, so that ``on``
 minus the mode is that part's share. The default runs off, on, no-observer, no-loki,
@@ -146,10 +145,9 @@ def serve(mode: str, port: int, db_path: str, otlp: str | None, loki: str | None
         if mode == "no-export":
             exporter = _DroppingExporter()
     obs = setup_observability(settings, span_exporter=exporter)
-    app = create_app(OptimizerSettings(database_url=f"sqlite:///{db_path}", dremio_url=dremio), obs=obs)
+    app = create_app(OptimizerSettings(database_url=f"sqlite:///{db_path}", dremio_url=dremio), obs=obs,
+                     observe_agent=mode not in ("off", "no-observer"))
     runtime = app.state.runtime
-    if mode in ("off", "no-observer"):
-        runtime.service._callbacks = []
     if mode == "no-server-spans":
         from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 

@@ -54,10 +54,14 @@ class MeasurementRequest(BaseModel):
 
 
 def create_app(settings: OptimizerSettings | None = None, *, obs: Any = None, checkpointer: Any = None,
-               chat_model: Any = None) -> FastAPI:
-    """Build the app and everything it needs; resources are released when the app shuts down."""
+               chat_model: Any = None, observe_agent: bool = True) -> FastAPI:
+    """Build the app and everything it needs; resources are released when the app shuts down.
+
+    ``observe_agent=False`` runs the graph without the AgentObserver (the service's own
+    tracing, metrics and logs stay), which is how the benchmarks measure the observer's share.
+    """
     runtime = build_runtime(settings or OptimizerSettings.from_env(), obs=obs, checkpointer=checkpointer,
-                            chat_model=chat_model, service_name=SERVICE_NAME)
+                            chat_model=chat_model, service_name=SERVICE_NAME, observe_agent=observe_agent)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

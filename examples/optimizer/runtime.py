@@ -69,7 +69,9 @@ class Runtime:
 
 
 def build_runtime(settings: OptimizerSettings, *, obs: Any = None, checkpointer: Any = None,
-                  chat_model: Any = None, service_name: str = "optimizer-agent") -> Runtime:
+                  chat_model: Any = None, service_name: str = "optimizer-agent",
+                  observe_agent: bool = True) -> Runtime:
+    """``observe_agent=False`` leaves the AgentObserver off the graph (to measure its share)."""
     runtime = Runtime()
     try:
         if obs is None:
@@ -102,9 +104,9 @@ def build_runtime(settings: OptimizerSettings, *, obs: Any = None, checkpointer:
                          tools=make_tools(client), db=db, metrics=metrics, events=events,
                          approval_required_risk=settings.approval_required_risk)
         graph = build_graph(deps, checkpointer)
-        observer = obs.observer(prices=SCRIPTED_PRICE)
+        callbacks = [obs.observer(prices=SCRIPTED_PRICE)] if observe_agent else []
         runtime.service = OptimizationService(graph=graph, db=db, metrics=metrics, events=events,
-                                              callbacks=[observer])
+                                              callbacks=callbacks)
     except Exception:
         runtime.close()
         raise

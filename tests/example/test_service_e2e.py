@@ -252,3 +252,21 @@ def test_structured_events_carry_their_fields_and_the_trace_id(client, log_recor
     assert events["recommendation_generated"]["trace_id"] == body["trace_id"]
     assert events["measurement_recorded"] == {**events["measurement_recorded"], "recommendation_id": rec["id"],
                                               "improvement_pct": 20.0}
+
+
+def test_observe_agent_false_runs_the_graph_without_the_observer(obs, database_url, span_exporter, registry, jobs):
+    """The benchmarks' "no observer" mode: same service, no agent spans or agent metrics."""
+    from fastapi.testclient import TestClient
+
+    from examples.optimizer.app import create_app
+    from examples.optimizer.settings import OptimizerSettings
+
+    app = create_app(OptimizerSettings(database_url=database_url), obs=obs, observe_agent=False)
+    with TestClient(app) as client:
+        response = client.post("/optimizations", json={"job_id": jobs.JOB_SKEW})
+    assert response.status_code == 201, response.text
+    names = {s.name for s in span_exporter.get_finished_spans()}
+    assert any(n.startswith("POST /optimizations") for n in names)  # the service's own tracing stays
+    assert not any(n.startswith(("invoke_agent", "node ", "chat ", "execute_tool")) for n in names)
+    assert _value(registry, "agent_obs_runs_total", agent="optimizer_agent", status="ok") == 0.0
+    assert _value(registry, "optimizer_requests_total", endpoint="optimize_query", status="success") == 1.0
