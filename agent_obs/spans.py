@@ -58,7 +58,10 @@ class RunContext(Context):
         after = self._after()
         if after is not None:
             return after.copy()
-        return dict.copy(self)
+        # Not dict.copy(self): on this subclass it would call the keys() and __getitem__ above
+        # for every entry. context.set_value copies the current context for every span that
+        # a node or tool body makes current (HTTP, SQL, manual spans).
+        return dict(dict.items(self))
 
     def __getitem__(self, key: str) -> object:
         after = self._after()
