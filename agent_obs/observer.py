@@ -38,7 +38,7 @@ from agent_obs.llm_results import apply_result, content_attributes, response_att
 from agent_obs.logs import LogSink, NullLogSink
 from agent_obs.metrics import MetricsSink, NullMetricsSink, metrics_for
 from agent_obs.runs import Run, RunKind, RunTable
-from agent_obs.spans import SpanSink, is_recording, span_identity, span_name, trace_ids
+from agent_obs.spans import SpanSink, is_recording, span_identity, span_name
 
 _log = logging.getLogger("agent_obs")
 _TRUE = {"1", "true", "yes", "on"}
@@ -189,7 +189,7 @@ class AgentObserver(BaseCallbackHandler):
         if self._content is not None and is_recording(run):
             self._record_graph_input(run, inputs)
         self._metrics.root_started(run)
-        trace_id, span_id = trace_ids(run)
+        trace_id, span_id, _ = span_identity(run)
         self._logs.root_started(run, trace_id, span_id)
 
     def _record_graph_input(self, run: Run, inputs: Any) -> None:

@@ -77,7 +77,7 @@ class Run:
         self.start_ns = time.time_ns()
         self.start_mono = now
         self.end_mono = 0.0
-        self.outcome = ""
+        self.outcome = ""  # empty while the run is open: RunContext reads it to know the run ended
         self.error: BaseException | None = None
         self.span: Any = None
         self.context: Any = None
@@ -109,10 +109,6 @@ class Run:
     @property
     def duration(self) -> float:
         return max(self.end_mono - self.start_mono, 0.0)
-
-    @property
-    def ended(self) -> bool:
-        return self.outcome != ""
 
     @property
     def is_root(self) -> bool:

@@ -139,18 +139,13 @@ class SpanSink:
                 return
         else:
             parent_ctx = current
-        if self._attributes_after_start:
-            span = self._tracer.start_span(
-                name, context=parent_ctx, kind=kind, links=links,
-                start_time=run.start_ns, record_exception=False, set_status_on_exception=False,
-            )
-            if attributes:
-                write_attributes(span, attributes)
-        else:
-            span = self._tracer.start_span(
-                name, context=parent_ctx, kind=kind, attributes=attributes, links=links,
-                start_time=run.start_ns, record_exception=False, set_status_on_exception=False,
-            )
+        after_start = self._attributes_after_start
+        span = self._tracer.start_span(
+            name, context=parent_ctx, kind=kind, attributes=None if after_start else attributes,
+            links=links, start_time=run.start_ns, record_exception=False, set_status_on_exception=False,
+        )
+        if after_start and attributes:
+            write_attributes(span, attributes)
         run.span = span
         ctx = RunContext(resolve(parent_ctx), run, span)
         run.context = ctx
@@ -188,9 +183,8 @@ class SpanSink:
     # --- details set while the run is open -----------------------------------------------
     @staticmethod
     def set_attributes(run: Run, attributes: dict[str, Any]) -> None:
-        span = run.span
-        if span is not None and span.is_recording():
-            write_attributes(span, attributes)
+        if run.span is not None:
+            write_attributes(run.span, attributes)
 
     @staticmethod
     def add_event(run: Run, name: str, attributes: dict[str, Any]) -> None:
@@ -238,25 +232,26 @@ def write_attributes(span: Any, attributes: dict[str, Any]) -> None:
     str), and the SDK spends more time re-validating them than starting the span. When the
     span is the SDK's, the attribute limits have room and no value-length limit is set, the
     values go straight into the span's attribute dict (as the SDK would store them: sequences
-    as tuples); anything else, or any unexpected value, goes through ``set_attributes``.
+    as tuples, converted in ``attributes`` itself); anything else, any unexpected value, or a
+    span that is not recording goes through ``set_attributes``.
     """
     store = getattr(span, "_attributes", None)
     if (type(store) is not _BoundedAttributes or store.max_value_len is not None
-            or store.maxlen is None or len(store._dict) + len(attributes) > store.maxlen):  # noqa: SLF001
+            or store.maxlen is None or len(store._dict) + len(attributes) > store.maxlen  # noqa: SLF001
+            or not span.is_recording()):
         span.set_attributes(attributes)
         return
-    clean: dict[str, Any] = {}
     for key, value in attributes.items():
         kind = type(value)
         if kind in _PLAIN_TYPES:
-            clean[key] = value
-        elif (kind is tuple or kind is list) and all(type(item) is str for item in value):
-            clean[key] = tuple(value)
-        else:
-            span.set_attributes(attributes)
-            return
-    if span.is_recording():
-        store._dict.update(clean)  # noqa: SLF001
+            continue
+        if (kind is tuple or kind is list) and all(type(item) is str for item in value):
+            if kind is list:
+                attributes[key] = tuple(value)  # replacing a value while iterating is allowed
+            continue
+        span.set_attributes(attributes)
+        return
+    store._dict.update(attributes)  # noqa: SLF001
 
 
 _SPAN_KEY: list[str] = []
@@ -276,7 +271,8 @@ def is_recording(run: Run) -> bool:
 
 
 def span_identity(run: Run) -> tuple[str, str, bool]:
-    """(trace_id, span_id, sampled) from one look at the span context."""
+    """(trace_id, span_id, sampled) from one look at the span context, the ids in the hex form
+    Tempo, Loki and Prometheus exemplars use."""
     span = run.span
     if span is None:
         return "", "", False
@@ -284,17 +280,6 @@ def span_identity(run: Run) -> tuple[str, str, bool]:
     if not ctx.is_valid:
         return "", "", False
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"), bool(ctx.trace_flags.sampled)
-
-
-def trace_ids(run: Run) -> tuple[str, str]:
-    """(trace_id, span_id) in the hex form Tempo, Loki and Prometheus exemplars use."""
-    span = run.span
-    if span is None:
-        return "", ""
-    ctx = span.get_span_context()
-    if not ctx.is_valid:
-        return "", ""
-    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
 
 
 def span_name(run: Run) -> tuple[str, SpanKind]:
