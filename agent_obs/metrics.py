@@ -10,10 +10,14 @@ hot path is a dict lookup. Histogram observations made inside a sampled span car
 from __future__ import annotations
 
 import threading
+import time
 import weakref
+from bisect import bisect_left
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.samples import Exemplar
+from prometheus_client.values import MutexValue
 
 from agent_obs import semconv as sc
 from agent_obs.extract import error_type
@@ -94,6 +98,27 @@ class Children:
         return child
 
 
+def observe(child: Any, amount: float, exemplar: dict[str, str] | None) -> None:
+    """``child.observe(amount, exemplar)`` without re-validating a trace exemplar each time.
+
+    The exemplars here are always ``trace_id`` (32 hex) and ``span_id`` (16 hex): valid label
+    names and 62 of the 128 characters allowed, so prometheus_client's per-call validation (a
+    regex per label name, a third of the observation's cost) can only pass. The exemplar is
+    stored exactly where ``Histogram.observe`` puts it, on the bucket the value falls in. A
+    child that is not an in-process histogram (multiprocess mode keeps no exemplars), a NaN,
+    or any other exemplar takes the public call.
+    """
+    buckets = getattr(child, "_buckets", None)
+    if (exemplar is None or buckets is None or type(buckets[0]) is not MutexValue
+            or amount != amount or len(exemplar) != 2 or "trace_id" not in exemplar
+            or "span_id" not in exemplar):
+        child.observe(amount, exemplar)
+        return
+    child.observe(amount)
+    bucket = bisect_left(child._upper_bounds, amount)  # noqa: SLF001 - first bound >= amount
+    buckets[bucket].set_exemplar(Exemplar(exemplar, amount, time.time()))
+
+
 class AgentMetrics:
     """All of agent_obs's families on one registry, with capped labels and cached children."""
 
@@ -172,29 +197,28 @@ class MetricsSink:
             op = run.operation or sc.OP_CHAT
             provider = m.provider(run.provider or "")
             model = m.model(run.model or "")
-            m.operation_duration(op, provider, model, err).observe(run.duration, ex)
+            observe(m.operation_duration(op, provider, model, err), run.duration, ex)
             if run.input_tokens is not None:
-                m.token_usage(op, provider, model, sc.TOKEN_TYPE_INPUT).observe(run.input_tokens, ex)
+                observe(m.token_usage(op, provider, model, sc.TOKEN_TYPE_INPUT), run.input_tokens, ex)
             if run.output_tokens is not None:
-                m.token_usage(op, provider, model, sc.TOKEN_TYPE_OUTPUT).observe(run.output_tokens, ex)
+                observe(m.token_usage(op, provider, model, sc.TOKEN_TYPE_OUTPUT), run.output_tokens, ex)
             if run.first_chunk_mono:
-                m.time_to_first_chunk(op, provider, model).observe(
-                    run.first_chunk_mono - run.start_mono, ex)
+                observe(m.time_to_first_chunk(op, provider, model), run.first_chunk_mono - run.start_mono, ex)
             if run.cost_usd:
                 m.llm_cost(m.agent(run.root.name), model).inc(run.cost_usd)
         elif kind is RunKind.NODE:
             agent = m.agent(run.root.name)
             node = m.node(run.name)
-            m.node_duration(agent, node, outcome).observe(run.duration, ex)
+            observe(m.node_duration(agent, node, outcome), run.duration, ex)
             if outcome == sc.OUTCOME_INTERRUPTED:
                 m.interrupts(agent, node).inc()
         elif kind is RunKind.TOOL:
-            m.tool_duration(m.agent(run.root.name), m.tool(run.name), err).observe(run.duration, ex)
+            observe(m.tool_duration(m.agent(run.root.name), m.tool(run.name), err), run.duration, ex)
         elif kind is RunKind.AGENT and run.is_root:
             agent = m.agent(run.name)
-            m.agent_duration(agent, err).observe(run.duration, ex)
+            observe(m.agent_duration(agent, err), run.duration, ex)
             m.runs(agent, outcome).inc()
-            m.run_steps(agent).observe(run.steps, ex)
+            observe(m.run_steps(agent), run.steps, ex)
             m.active_runs(agent).dec()
 
     def handler_error(self, callback: str) -> None:

@@ -33,7 +33,7 @@ from agent_obs.graph_runs import (
     route_destinations,
     serialized_name,
 )
-from agent_obs.guard import RateLimitedLog, guarded
+from agent_obs.guard import RateLimitedLog
 from agent_obs.llm_results import apply_result, content_attributes, response_attributes
 from agent_obs.logs import LogSink, NullLogSink
 from agent_obs.metrics import MetricsSink, NullMetricsSink, metrics_for
@@ -147,24 +147,26 @@ class AgentObserver(BaseCallbackHandler):
         name, kind = span_name(run)
         self._spans.start(run, name, kind, attributes, links)
 
-    @guarded("on_chain_start")
     def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID,
                        parent_run_id: UUID | None = None, tags: list[str] | None = None,
                        metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        name = kwargs.get("name") or serialized_name(serialized) or "chain"
-        raw_parent = self._runs.get(parent_run_id)
-        if raw_parent is None:
-            self._start_root(run_id, name, inputs, metadata)
-            return
-        parent = raw_parent.parent if raw_parent.kind is RunKind.CHAIN else raw_parent
-        node = metadata.get("langgraph_node") if metadata else None
-        if node is not None and node == name and is_node_run(metadata, parent, tags):
-            self._start_node(run_id, name, parent, metadata)
-            return
-        run = Run(run_id, RunKind.CHAIN, name, parent, self._clock())
-        if tags and parent is not None and parent.kind is RunKind.NODE and has_seq_step_tag(tags):
-            run.router = True
-        self._runs.add(run)
+        try:
+            name = kwargs.get("name") or serialized_name(serialized) or "chain"
+            raw_parent = self._runs.get(parent_run_id)
+            if raw_parent is None:
+                self._start_root(run_id, name, inputs, metadata)
+                return
+            parent = raw_parent.parent if raw_parent.kind is RunKind.CHAIN else raw_parent
+            node = metadata.get("langgraph_node") if metadata else None
+            if node is not None and node == name and is_node_run(metadata, parent, tags):
+                self._start_node(run_id, name, parent, metadata)
+                return
+            run = Run(run_id, RunKind.CHAIN, name, parent, self._clock())
+            if tags and parent is not None and parent.kind is RunKind.NODE and has_seq_step_tag(tags):
+                run.router = True
+            self._runs.add(run)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_chain_start", exc)
 
     def _start_root(self, run_id: UUID, name: str, inputs: Any, metadata: dict[str, Any] | None) -> None:
         if self._runs.due_for_sweep():
@@ -232,18 +234,22 @@ class AgentObserver(BaseCallbackHandler):
         self._begin(run, attributes)
         self._metrics.node_started(run)
 
-    @guarded("on_chat_model_start")
     def on_chat_model_start(self, serialized: dict[str, Any] | None, messages: list[list[Any]], *,
                             run_id: UUID, parent_run_id: UUID | None = None,
                             tags: list[str] | None = None, metadata: dict[str, Any] | None = None,
                             **kwargs: Any) -> None:
-        self._start_llm(sc.OP_CHAT, serialized, messages, run_id, parent_run_id, metadata, kwargs)
+        try:
+            self._start_llm(sc.OP_CHAT, serialized, messages, run_id, parent_run_id, metadata, kwargs)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_chat_model_start", exc)
 
-    @guarded("on_llm_start")
     def on_llm_start(self, serialized: dict[str, Any] | None, prompts: list[str], *, run_id: UUID,
                      parent_run_id: UUID | None = None, tags: list[str] | None = None,
                      metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        self._start_llm(sc.OP_TEXT_COMPLETION, serialized, prompts, run_id, parent_run_id, metadata, kwargs)
+        try:
+            self._start_llm(sc.OP_TEXT_COMPLETION, serialized, prompts, run_id, parent_run_id, metadata, kwargs)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_llm_start", exc)
 
     def _start_llm(self, operation: str, serialized: dict[str, Any] | None, prompt: Any, run_id: UUID,
                    parent_run_id: UUID | None, metadata: dict[str, Any] | None,
@@ -272,40 +278,44 @@ class AgentObserver(BaseCallbackHandler):
             text, length = self._content.messages(prompt)
             self._spans.set_attributes(run, content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))
 
-    @guarded("on_tool_start")
     def on_tool_start(self, serialized: dict[str, Any] | None, input_str: str, *, run_id: UUID,
                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
                       metadata: dict[str, Any] | None = None, inputs: dict[str, Any] | None = None,
                       **kwargs: Any) -> None:
-        name = kwargs.get("name") or serialized_name(serialized) or "tool"
-        run = Run(run_id, RunKind.TOOL, name, self._parent(parent_run_id), self._clock())
-        attributes: dict[str, Any] = {
-            sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL,
-            sc.GEN_AI_TOOL_NAME: name,
-            sc.GEN_AI_TOOL_TYPE: "function",
-        }
-        tool_call_id = kwargs.get("tool_call_id")
-        if tool_call_id:
-            attributes[sc.GEN_AI_TOOL_CALL_ID] = str(tool_call_id)
-        description = serialized.get("description") if serialized else None
-        if isinstance(description, str) and description:
-            attributes[sc.GEN_AI_TOOL_DESCRIPTION] = description[:1024]
-        self._begin(run, attributes)
-        if self._content is not None and is_recording(run):
-            text, length = self._content.value(inputs if inputs is not None else input_str)
-            self._spans.set_attributes(run, content_attributes(sc.GEN_AI_TOOL_CALL_ARGUMENTS, text, length))
+        try:
+            name = kwargs.get("name") or serialized_name(serialized) or "tool"
+            run = Run(run_id, RunKind.TOOL, name, self._parent(parent_run_id), self._clock())
+            attributes: dict[str, Any] = {
+                sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL,
+                sc.GEN_AI_TOOL_NAME: name,
+                sc.GEN_AI_TOOL_TYPE: "function",
+            }
+            tool_call_id = kwargs.get("tool_call_id")
+            if tool_call_id:
+                attributes[sc.GEN_AI_TOOL_CALL_ID] = str(tool_call_id)
+            description = serialized.get("description") if serialized else None
+            if isinstance(description, str) and description:
+                attributes[sc.GEN_AI_TOOL_DESCRIPTION] = description[:1024]
+            self._begin(run, attributes)
+            if self._content is not None and is_recording(run):
+                text, length = self._content.value(inputs if inputs is not None else input_str)
+                self._spans.set_attributes(run, content_attributes(sc.GEN_AI_TOOL_CALL_ARGUMENTS, text, length))
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_tool_start", exc)
 
-    @guarded("on_retriever_start")
     def on_retriever_start(self, serialized: dict[str, Any] | None, query: str, *, run_id: UUID,
                            parent_run_id: UUID | None = None, tags: list[str] | None = None,
                            metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        name = kwargs.get("name") or serialized_name(serialized) or "retriever"
-        run = Run(run_id, RunKind.RETRIEVER, name, self._parent(parent_run_id), self._clock())
-        attributes = {sc.GEN_AI_OPERATION_NAME: sc.OP_RETRIEVAL, sc.GEN_AI_DATA_SOURCE_ID: name}
-        self._begin(run, attributes)
-        if self._content is not None and is_recording(run):
-            text, length = self._content.value(query)
-            self._spans.set_attributes(run, content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))
+        try:
+            name = kwargs.get("name") or serialized_name(serialized) or "retriever"
+            run = Run(run_id, RunKind.RETRIEVER, name, self._parent(parent_run_id), self._clock())
+            attributes = {sc.GEN_AI_OPERATION_NAME: sc.OP_RETRIEVAL, sc.GEN_AI_DATA_SOURCE_ID: name}
+            self._begin(run, attributes)
+            if self._content is not None and is_recording(run):
+                text, length = self._content.value(query)
+                self._spans.set_attributes(run, content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_retriever_start", exc)
 
     # --- while running ---------------------------------------------------------------------
     def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
@@ -323,86 +333,102 @@ class AgentObserver(BaseCallbackHandler):
             self._handler_error("on_llm_new_token", exc)
 
     # --- ending runs -------------------------------------------------------------------------
-    @guarded("on_chain_end")
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        run = self._runs.pop(run_id)
-        if run is None:
-            return
-        if run.kind is RunKind.CHAIN:
-            if run.router and run.parent is not None:
-                destinations = route_destinations(outputs)
-                if destinations:
-                    self._spans.add_event(run.parent, sc.EVENT_ROUTE, {
-                        sc.ROUTE_NAME: run.name, sc.ROUTE_DESTINATIONS: destinations})
-            return
-        if run.is_root and is_recording(run):
-            attributes: dict[str, Any] = {sc.LANGGRAPH_STEPS: run.steps}
-            if self._content is not None:
-                text, length = self._content.value(outputs)
-                attributes.update(content_attributes(sc.GRAPH_OUTPUT, text, length))
-            self._spans.set_attributes(run, attributes)
-        if run.kind is RunKind.AGENT and run.interrupted:
-            self._finish(run, sc.OUTCOME_INTERRUPTED)
-        else:
-            self._finish(run, sc.OUTCOME_OK)
+        try:
+            run = self._runs.pop(run_id)
+            if run is None:
+                return
+            if run.kind is RunKind.CHAIN:
+                if run.router and run.parent is not None:
+                    destinations = route_destinations(outputs)
+                    if destinations:
+                        self._spans.add_event(run.parent, sc.EVENT_ROUTE, {
+                            sc.ROUTE_NAME: run.name, sc.ROUTE_DESTINATIONS: destinations})
+                return
+            if run.is_root and is_recording(run):
+                attributes: dict[str, Any] = {sc.LANGGRAPH_STEPS: run.steps}
+                if self._content is not None:
+                    text, length = self._content.value(outputs)
+                    attributes.update(content_attributes(sc.GRAPH_OUTPUT, text, length))
+                self._spans.set_attributes(run, attributes)
+            if run.kind is RunKind.AGENT and run.interrupted:
+                self._finish(run, sc.OUTCOME_INTERRUPTED)
+            else:
+                self._finish(run, sc.OUTCOME_OK)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_chain_end", exc)
 
-    @guarded("on_chain_error")
     def on_chain_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._fail(run_id, error)
+        try:
+            self._fail(run_id, error)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_chain_error", exc)
 
-    @guarded("on_llm_end")
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        run = self._runs.pop(run_id)
-        if run is None:
-            return
-        usage = apply_result(run, response, self._prices)
-        if is_recording(run):
-            attributes = response_attributes(run, response, usage)
-            if self._content is not None:
-                text, length = self._content.output_messages(getattr(response, "generations", []))
-                attributes.update(content_attributes(sc.GEN_AI_OUTPUT_MESSAGES, text, length))
-            self._spans.set_attributes(run, attributes)
-        self._finish(run, sc.OUTCOME_OK)
+        try:
+            run = self._runs.pop(run_id)
+            if run is None:
+                return
+            usage = apply_result(run, response, self._prices)
+            if is_recording(run):
+                attributes = response_attributes(run, response, usage)
+                if self._content is not None:
+                    text, length = self._content.output_messages(getattr(response, "generations", []))
+                    attributes.update(content_attributes(sc.GEN_AI_OUTPUT_MESSAGES, text, length))
+                self._spans.set_attributes(run, attributes)
+            self._finish(run, sc.OUTCOME_OK)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_llm_end", exc)
 
-    @guarded("on_llm_error")
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._fail(run_id, error)
+        try:
+            self._fail(run_id, error)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_llm_error", exc)
 
-    @guarded("on_tool_end")
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        run = self._runs.pop(run_id)
-        if run is None:
-            return
-        if self._content is not None and is_recording(run):
-            text, length = self._content.value(getattr(output, "content", output))
-            self._spans.set_attributes(run, content_attributes(sc.GEN_AI_TOOL_CALL_RESULT, text, length))
-        if getattr(output, "status", None) == "error":
-            # A tool that handles its own ToolException reports it as an error message.
-            from langchain_core.tools import ToolException
+        try:
+            run = self._runs.pop(run_id)
+            if run is None:
+                return
+            if self._content is not None and is_recording(run):
+                text, length = self._content.value(getattr(output, "content", output))
+                self._spans.set_attributes(run, content_attributes(sc.GEN_AI_TOOL_CALL_RESULT, text, length))
+            if getattr(output, "status", None) == "error":
+                # A tool that handles its own ToolException reports it as an error message.
+                from langchain_core.tools import ToolException
 
-            run.error = ToolException(str(getattr(output, "content", ""))[:500])
-            self._finish(run, sc.OUTCOME_ERROR)
-            return
-        self._finish(run, sc.OUTCOME_OK)
+                run.error = ToolException(str(getattr(output, "content", ""))[:500])
+                self._finish(run, sc.OUTCOME_ERROR)
+                return
+            self._finish(run, sc.OUTCOME_OK)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_tool_end", exc)
 
-    @guarded("on_tool_error")
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._fail(run_id, error)
+        try:
+            self._fail(run_id, error)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_tool_error", exc)
 
-    @guarded("on_retriever_end")
     def on_retriever_end(self, documents: Sequence[Any], *, run_id: UUID, **kwargs: Any) -> None:
-        run = self._runs.pop(run_id)
-        if run is None:
-            return
-        if self._content is not None and is_recording(run):
-            contents = [getattr(d, "page_content", d) for d in documents]
-            text, length = self._content.value(contents)
-            self._spans.set_attributes(run, content_attributes(sc.GEN_AI_OUTPUT_MESSAGES, text, length))
-        self._finish(run, sc.OUTCOME_OK)
+        try:
+            run = self._runs.pop(run_id)
+            if run is None:
+                return
+            if self._content is not None and is_recording(run):
+                contents = [getattr(d, "page_content", d) for d in documents]
+                text, length = self._content.value(contents)
+                self._spans.set_attributes(run, content_attributes(sc.GEN_AI_OUTPUT_MESSAGES, text, length))
+            self._finish(run, sc.OUTCOME_OK)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_retriever_end", exc)
 
-    @guarded("on_retriever_error")
     def on_retriever_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        self._fail(run_id, error)
+        try:
+            self._fail(run_id, error)
+        except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
+            self._handler_error("on_retriever_error", exc)
 
     # --- shared end path -----------------------------------------------------------------------
     def _fail(self, run_id: UUID, error: BaseException) -> None:

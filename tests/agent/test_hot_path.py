@@ -100,3 +100,34 @@ def test_finished_runs_are_freed_without_the_cyclic_gc():
     # Each invoke makes ~10 runs; a reference cycle would keep every one of them.
     assert runs == 0, f"{runs} finished runs are waiting for the cyclic GC"
     assert contexts == 0, f"{contexts} run contexts are waiting for the cyclic GC"
+
+
+def _histogram_samples(registry: CollectorRegistry) -> list[tuple[str, dict, float, Any]]:
+    samples = []
+    for metric in registry.collect():
+        for s in metric.samples:
+            if s.name.endswith("_created"):
+                continue
+            exemplar = (s.exemplar.labels, s.exemplar.value) if s.exemplar else None
+            samples.append((s.name, s.labels, s.value, exemplar))
+    return samples
+
+
+def test_exemplar_shortcut_stores_exactly_what_histogram_observe_stores():
+    from prometheus_client import Histogram
+
+    from agent_obs.metrics import observe
+
+    values = [0.0, 0.005, 0.0051, 0.3, 1.0, 2.5, 7, 10_000, float("inf"), float("nan"), 12]
+    exemplars = [{"trace_id": f"{i:032x}", "span_id": f"{i:016x}"} for i in range(len(values))]
+    exemplars[3] = None  # not inside a sampled span
+    exemplars[6] = {"trace_id": "a" * 32, "span_id": "b" * 16, "extra": "x"}  # any other shape
+    public, shortcut = CollectorRegistry(), CollectorRegistry()
+    for registry, record in ((public, lambda c, v, e: c.observe(v, e)), (shortcut, observe)):
+        child = Histogram("h_seconds", "doc", ["op"], registry=registry,
+                          buckets=(0.005, 0.1, 1.0, 2.5, 10.0)).labels("chat")
+        for value, exemplar in zip(values, exemplars):
+            record(child, value, exemplar)
+    expected = _histogram_samples(public)
+    assert repr(_histogram_samples(shortcut)) == repr(expected)  # repr: the NaN sum equals itself
+    assert sum(1 for *_, exemplar in expected if exemplar) >= 4  # the test compares exemplars

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import gc
+import inspect
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,24 @@ def test_exception_inside_the_observer_never_reaches_the_graph(observer, registr
     assert observer.open_runs == 0  # the run table stays consistent
     # spans are still ended: the span sink runs before the broken metrics sink
     assert len(by_name(list(span_exporter.get_finished_spans()), "node agent")) == 2
+
+
+def test_every_callback_counts_its_own_exceptions(observer, registry):
+    """Each callback catches inline (no wrapper): one missing ``try`` would reach the graph."""
+
+    class BrokenRunTable:
+        def __getattr__(self, name):
+            raise RuntimeError("run table bug")
+
+    observer._runs = BrokenRunTable()  # noqa: SLF001 - every callback touches the run table first
+    callbacks = sorted(name for name in vars(AgentObserver) if name.startswith("on_"))
+    assert len(callbacks) >= 14
+    for name in callbacks:
+        method = getattr(observer, name)
+        positional = [p for p in inspect.signature(method).parameters.values()
+                      if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+        method(*[None] * len(positional), run_id=uuid.uuid4(), parent_run_id=uuid.uuid4())
+        assert registry.get_sample_value("agent_obs_handler_errors_total", {"callback": name}) == 1, name
 
 
 def test_exceptions_are_logged_rate_limited_through_stdlib_logging(observer, caplog):
