@@ -11,6 +11,10 @@ Three views of the same workload (``workload.py``, spans + metrics + logs, conte
 3. cProfile (deterministic, inflates small calls): self time per function in agent_obs,
    OpenTelemetry, prometheus_client and loguru, with call counts per invoke, for the full
    observer and for its core alone (every sink a no-op).
+4. Shares (pyinstrument samples of real invokes, main thread): the time spent inside each
+   handler's callbacks, split by whose code runs: agent_obs's own, the OpenTelemetry SDK's,
+   prometheus_client's, loguru's. Unlike the replayed or timed views, this includes what a
+   real invoke costs the handler's code between LangGraph's own work (cold caches).
 
     .venv/bin/python bench/profile_hot_path.py [--invokes 1500] [--out bench/results]
 """
@@ -150,6 +154,90 @@ def pyinstrument_profile(graph: Any, observer: Any, invokes: int, want_html: boo
     return text, profiler.output_html() if want_html else ""
 
 
+_PACKAGES_BY_LABEL = (("/opentelemetry/", "OpenTelemetry SDK/API"), ("/prometheus_client/", "prometheus_client"),
+                      ("/loguru/", "loguru"), ("/agent_obs/", "agent_obs's own code"))
+_SHARE_LABELS = [label for _, label in _PACKAGES_BY_LABEL] + ["handler code"]
+_SHARE_HANDLERS = {"AgentObserver": "observer.py", "minimal span handler": "workload.py"}
+
+
+def _shares_child(which: str, seconds: float) -> None:
+    """The profiled process of ``shares``: invokes in a loop, then prints count and wall time."""
+    graph = workload.build_graph()
+    handler = (make_observer(_pipeline()) if which == "AgentObserver"
+               else workload.MinimalSpanHandler(_pipeline().get_tracer("bench")))
+    cfg = {"callbacks": [handler]}
+    for _ in range(100):
+        graph.invoke(workload.graph_input(), cfg)
+    invokes, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        _profiled_invoke(graph, cfg)
+        invokes += 1
+    print("shares-child-result", invokes, time.perf_counter() - started, flush=True)
+
+
+def _profiled_invoke(graph: Any, cfg: dict[str, Any]) -> None:
+    graph.invoke(workload.graph_input(), cfg)
+
+
+def shares(which: str, seconds: float = 20.0) -> dict[str, float] | None:
+    """µs per invoke inside a handler's callbacks, by whose code runs, from py-spy samples.
+
+    py-spy samples another process from outside, so unlike pyinstrument or cProfile it adds
+    nothing to each Python call: call-heavy code is not inflated, and the samples include the
+    cache misses a real invoke costs the handler. Time in the stdlib (locks, ``time``) counts
+    for the package that called it. Returns None when py-spy is not installed.
+    """
+    import shutil
+    import subprocess
+    import tempfile
+
+    spy = shutil.which("py-spy") or os.path.join(os.path.dirname(sys.executable), "py-spy")
+    if not os.path.exists(spy):
+        return None
+    child = [sys.executable, os.path.abspath(__file__), "--shares-child", which, str(seconds)]
+
+    def run(command: list[str]) -> float:
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        line = next(line for line in out.splitlines() if line.startswith("shares-child-result"))
+        invokes, wall = line.split()[1:]
+        return float(wall) / int(invokes) * 1e6
+
+    invoke_us = run(child)  # unprofiled: py-spy pauses the process at every sample
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = os.path.join(tmp, "stacks.txt")
+        run([spy, "record", "--rate", "400", "--format", "raw", "--full-filenames", "--output", raw, "--"] + child)
+        with open(raw) as f:
+            stacks = [line.rstrip("\n").rpartition(" ") for line in f]
+    totals: dict[str, float] = defaultdict(float)
+    in_invokes = 0
+    for stack, _, count in stacks:
+        frames = [frame.partition(" (") for frame in stack.split(";")]
+        # The loop's invokes on the main thread, and the tool calls ToolNode runs on pool threads.
+        if not any(function in ("_profiled_invoke", "_WorkItem.run") for function, _, _ in frames):
+            continue
+        samples = int(count)
+        in_invokes += samples
+        owner = None
+        for function, _, where in frames:
+            path = where.split(":")[0]
+            if owner is None:
+                method = function.rpartition(".")[2]
+                if not (method.startswith("on_") and path.rpartition("/")[2] == _SHARE_HANDLERS[which]):
+                    continue
+                owner = "handler code"
+            for package, label in _PACKAGES_BY_LABEL:
+                if package in path:
+                    owner = label
+                    break
+        if owner is not None:
+            totals[owner] += samples
+    # Shares of the sampled invoke time, priced at the unprofiled time per invoke (the pool
+    # threads' samples overlap the main thread's, so this slightly understates each part).
+    result = {label: totals.get(label, 0.0) / max(in_invokes, 1) * invoke_us for label in _SHARE_LABELS}
+    result["whole invoke"] = invoke_us
+    return result
+
+
 def cprofile_table(graph: Any, observer: Any, invokes: int, top: int = 35) -> str:
     """Deterministic profile of every thread: ToolNode runs parallel tool calls on pool threads."""
     cfg = {"callbacks": [observer]}
@@ -193,7 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--invokes", type=int, default=1500)
     ap.add_argument("--out", default=None, help="folder for profile-*.txt and profile-callbacks.md")
     ap.add_argument("--html", action="store_true", help="also write pyinstrument's HTML (large) to --out")
+    ap.add_argument("--shares-child", nargs=2, metavar=("HANDLER", "SECONDS"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.shares_child:
+        _shares_child(args.shares_child[0], float(args.shares_child[1]))
+        return 0
     graph = workload.build_graph()
     provider = _pipeline()
     try:
@@ -214,6 +306,19 @@ def main(argv: list[str] | None = None) -> int:
         full_us = next(iter(ablated.values()))
         for name, us in ablated.items():
             report.write(f"| {name} | {us:.0f} | {full_us - us:+.0f} |\n")
+        share_rows = {title: shares(title) for title in _SHARE_HANDLERS}
+        if all(share_rows.values()):
+            report.write("\nShares: µs per invoke inside the handler's callbacks by whose code runs (py-spy "
+                         "samples of real invokes from outside the process: main thread and the pool "
+                         "threads of parallel tool calls)\n\n")
+            report.write("| handler | " + " | ".join(_SHARE_LABELS) + " | all callbacks | whole invoke |\n")
+            report.write("| --- |" + " --- |" * (len(_SHARE_LABELS) + 2) + "\n")
+            for title, row in share_rows.items():
+                inside = sum(row[label] for label in _SHARE_LABELS)
+                cells = [f"{row[label]:.0f}" for label in _SHARE_LABELS]
+                report.write(f"| {title} | " + " | ".join(cells) + f" | {inside:.0f} | {row['whole invoke']:.0f} |\n")
+        else:
+            report.write("\n(Shares skipped: py-spy is not installed; `pip install py-spy`.)\n")
         print(report.getvalue())
         text, html = pyinstrument_profile(graph, make_observer(provider), args.invokes, args.html)
         print(text)
