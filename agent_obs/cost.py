@@ -161,6 +161,8 @@ class ModelPrice:
     ) -> float:
         """Cost of one call. Cache reads and writes are counted inside ``input_tokens``."""
         total_in = max(int(input_tokens or 0), 0)
+        if not cached_input_tokens and not cache_creation_input_tokens:  # the common call
+            return (total_in * self.input + max(int(output_tokens or 0), 0) * self.output) / _M
         cached = min(max(int(cached_input_tokens or 0), 0), total_in)
         written = min(max(int(cache_creation_input_tokens or 0), 0), total_in - cached)
         plain = total_in - cached - written

@@ -40,12 +40,10 @@ def _cost(run: Run, response_model: str | None, usage: extract.Usage, prices: An
         return None
     args = (run.input_tokens or 0, run.output_tokens or 0, usage.cache_read or 0)
     # The response names the exact model (with its date) when the request used an alias.
-    for model in dict.fromkeys((response_model, run.model)):
-        if model:
-            cost = prices.cost(model, *args)
-            if cost is not None:
-                return cost
-    return None
+    cost = prices.cost(response_model, *args) if response_model else None
+    if cost is None and run.model and run.model != response_model:
+        cost = prices.cost(run.model, *args)
+    return cost
 
 
 def response_attributes(run: Run, response: Any, usage: extract.Usage) -> dict[str, Any]:

@@ -108,10 +108,12 @@ def observe(child: Any, amount: float, exemplar: dict[str, str] | None) -> None:
     child that is not an in-process histogram (multiprocess mode keeps no exemplars), a NaN,
     or any other exemplar takes the public call.
     """
+    if exemplar is None:
+        child.observe(amount)
+        return
     buckets = getattr(child, "_buckets", None)
-    if (exemplar is None or buckets is None or type(buckets[0]) is not MutexValue
-            or amount != amount or len(exemplar) != 2 or "trace_id" not in exemplar
-            or "span_id" not in exemplar):
+    if (buckets is None or type(buckets[0]) is not MutexValue or amount != amount
+            or len(exemplar) != 2 or "trace_id" not in exemplar or "span_id" not in exemplar):
         child.observe(amount, exemplar)
         return
     child.observe(amount)

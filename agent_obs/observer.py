@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
-from opentelemetry.trace import Link
+from opentelemetry.trace import Link, SpanKind
 
 from agent_obs import extract
 from agent_obs import semconv as sc
@@ -38,7 +38,7 @@ from agent_obs.llm_results import apply_result, content_attributes, response_att
 from agent_obs.logs import LogSink, NullLogSink
 from agent_obs.metrics import MetricsSink, NullMetricsSink, metrics_for
 from agent_obs.runs import Run, RunKind, RunTable
-from agent_obs.spans import SpanSink, is_recording, span_identity, span_name
+from agent_obs.spans import SpanSink, is_recording, span_identity
 
 _log = logging.getLogger("agent_obs")
 _TRUE = {"1", "true", "yes", "on"}
@@ -142,10 +142,10 @@ class AgentObserver(BaseCallbackHandler):
             return parent.parent
         return parent
 
-    def _begin(self, run: Run, attributes: dict[str, Any], links: Sequence[Link] = ()) -> None:
+    def _begin(self, run: Run, span_name: str, kind: SpanKind, attributes: dict[str, Any],
+               links: Sequence[Link] = ()) -> None:
         self._runs.add(run)
-        name, kind = span_name(run)
-        self._spans.start(run, name, kind, attributes, links)
+        self._spans.start(run, span_name, kind, attributes, links)
 
     def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID,
                        parent_run_id: UUID | None = None, tags: list[str] | None = None,
@@ -187,7 +187,7 @@ class AgentObserver(BaseCallbackHandler):
                 if interrupted is not None:
                     links.append(Link(interrupted, {"agent_obs.link.type": "resumed_from"}))
                     attributes[sc.LANGGRAPH_RESUMED] = True
-        self._begin(run, attributes, links)
+        self._begin(run, sc.SPAN_INVOKE_AGENT.format(agent=agent), SpanKind.INTERNAL, attributes, links)
         if self._content is not None and is_recording(run):
             self._record_graph_input(run, inputs)
         self._metrics.root_started(run)
@@ -231,7 +231,7 @@ class AgentObserver(BaseCallbackHandler):
             attributes[sc.LANGGRAPH_TRIGGERS] = [str(t) for t in triggers]
         if run.checkpoint_ns:
             attributes[sc.LANGGRAPH_CHECKPOINT_NS] = run.checkpoint_ns
-        self._begin(run, attributes)
+        self._begin(run, sc.SPAN_NODE.format(node=name), SpanKind.INTERNAL, attributes)
         self._metrics.node_started(run)
 
     def on_chat_model_start(self, serialized: dict[str, Any] | None, messages: list[list[Any]], *,
@@ -273,7 +273,8 @@ class AgentObserver(BaseCallbackHandler):
         max_tokens = extract.request_max_tokens(params, metadata)
         if max_tokens is not None:
             attributes[sc.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-        self._begin(run, attributes)
+        template = sc.SPAN_CHAT if operation == sc.OP_CHAT else sc.SPAN_TEXT_COMPLETION
+        self._begin(run, template.format(model=model or name), SpanKind.CLIENT, attributes)
         if self._content is not None and is_recording(run):
             text, length = self._content.messages(prompt)
             self._spans.set_attributes(run, content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))
@@ -296,7 +297,7 @@ class AgentObserver(BaseCallbackHandler):
             description = serialized.get("description") if serialized else None
             if isinstance(description, str) and description:
                 attributes[sc.GEN_AI_TOOL_DESCRIPTION] = description[:1024]
-            self._begin(run, attributes)
+            self._begin(run, sc.SPAN_EXECUTE_TOOL.format(tool=name), SpanKind.INTERNAL, attributes)
             if self._content is not None and is_recording(run):
                 text, length = self._content.value(inputs if inputs is not None else input_str)
                 self._spans.set_attributes(run, content_attributes(sc.GEN_AI_TOOL_CALL_ARGUMENTS, text, length))
@@ -310,7 +311,7 @@ class AgentObserver(BaseCallbackHandler):
             name = kwargs.get("name") or serialized_name(serialized) or "retriever"
             run = Run(run_id, RunKind.RETRIEVER, name, self._parent(parent_run_id), self._clock())
             attributes = {sc.GEN_AI_OPERATION_NAME: sc.OP_RETRIEVAL, sc.GEN_AI_DATA_SOURCE_ID: name}
-            self._begin(run, attributes)
+            self._begin(run, sc.SPAN_RETRIEVAL.format(name=name), SpanKind.INTERNAL, attributes)
             if self._content is not None and is_recording(run):
                 text, length = self._content.value(query)
                 self._spans.set_attributes(run, content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))

@@ -28,7 +28,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from agent_obs import semconv as sc
 from agent_obs.extract import error_type
-from agent_obs.runs import Run, RunKind
+from agent_obs.runs import Run
 
 
 class RunContext(Context):
@@ -280,20 +280,6 @@ def span_identity(run: Run) -> tuple[str, str, bool]:
     if not ctx.is_valid:
         return "", "", False
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"), bool(ctx.trace_flags.sampled)
-
-
-def span_name(run: Run) -> tuple[str, SpanKind]:
-    kind = run.kind
-    if kind is RunKind.AGENT:
-        return sc.SPAN_INVOKE_AGENT.format(agent=run.name), SpanKind.INTERNAL
-    if kind is RunKind.NODE:
-        return sc.SPAN_NODE.format(node=run.name), SpanKind.INTERNAL
-    if kind is RunKind.LLM:
-        template = sc.SPAN_CHAT if run.operation == sc.OP_CHAT else sc.SPAN_TEXT_COMPLETION
-        return template.format(model=run.model or run.name), SpanKind.CLIENT
-    if kind is RunKind.TOOL:
-        return sc.SPAN_EXECUTE_TOOL.format(tool=run.name), SpanKind.INTERNAL
-    return sc.SPAN_RETRIEVAL.format(name=run.name), SpanKind.INTERNAL
 
 
 def _short(text: str, limit: int = 512) -> str:

@@ -225,3 +225,24 @@ def test_concurrent_lookups_agree(table: PriceTable) -> None:
 )
 def test_normalize_model_name(raw: str, normalised: str) -> None:
     assert normalize_model_name(raw) == normalised
+
+
+@pytest.mark.parametrize(("request_model", "response_model", "priced_as"), [
+    ("gpt-4o", "gpt-4o-mini-2024-07-18", "gpt-4o-mini"),  # the response names the exact model
+    ("gpt-4o-mini", "my-unpriced-deployment", "gpt-4o-mini"),  # unknown response: the request's
+    ("gpt-4o-mini", None, "gpt-4o-mini"),
+    ("my-unpriced-deployment", None, None),
+    ("my-unpriced-deployment", "another-unpriced-one", None),
+])
+def test_a_call_is_priced_by_the_response_model_then_the_request_model(
+        table: PriceTable, request_model: str, response_model: str | None, priced_as: str | None) -> None:
+    from agent_obs.extract import Usage
+    from agent_obs.llm_results import _cost
+    from agent_obs.runs import Run, RunKind
+
+    run = Run("id", RunKind.LLM, "chat", None, 0.0)
+    run.model, run.input_tokens, run.output_tokens = request_model, 1_000, 100
+    usage = Usage()
+    usage.cache_read = 200
+    expected = None if priced_as is None else table.cost(priced_as, 1_000, 100, cached_input_tokens=200)
+    assert _cost(run, response_model, usage, table) == expected
