@@ -20,6 +20,9 @@ characters long (so truncated JSON no longer parses). ``original_length`` is the
 string would have had untruncated; for inputs far larger than ``max_length`` only about
 ``max_length`` characters are ever serialised, and the length of what was skipped is
 estimated. Bytes are never decoded (``<N bytes>``). No method raises.
+
+A prompt repeats the conversation so far; each message is rendered once and reused while it
+is unchanged (``message_cache``), so capture costs grow with the conversation, not its square.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any, Final
 from uuid import UUID
+
+from agent_obs.message_cache import RenderedMessages
 
 __all__ = ["ContentPolicy", "redact_text", "DEFAULT_MAX_LENGTH", "REDACTED"]
 
@@ -186,6 +191,8 @@ class ContentPolicy:
 
     max_length: int = DEFAULT_MAX_LENGTH
     redact: bool = True
+    _rendered: RenderedMessages = dataclasses.field(
+        default_factory=RenderedMessages, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if isinstance(self.max_length, bool) or not isinstance(self.max_length, int) or self.max_length < 1:
@@ -194,9 +201,37 @@ class ContentPolicy:
     def messages(self, messages: Any) -> tuple[str, int]:
         """Prompt messages as ``gen_ai.input.messages`` JSON, and the untruncated length."""
         try:
-            return self._render(_input_messages(messages))
+            items = _prompt_items(messages)
+            return self._render_prompt(items) or self._render([_input_message(item) for item in items])
         except Exception:  # noqa: BLE001 - capture must never break the caller
             return _failed(messages)
+
+    def _render_prompt(self, items: list[Any]) -> tuple[str, int] | None:
+        """``_render_plain`` of the whole prompt, one message at a time, each message rendered
+        once for every prompt it appears in (see ``message_cache``). The text is exactly
+        ``json.dumps`` of the list; a message that is not plain, fits no longer or looks
+        secret sends the whole prompt down the careful path instead."""
+        if len(items) > self.max_length // 4:
+            return None
+        rendered = self._rendered
+        parts: list[str] = []
+        length = 2  # the brackets
+        for item in items:
+            cacheable = not isinstance(item, (str, tuple, Mapping))
+            text = rendered.get(item) if cacheable else None
+            if text is None:
+                plain = self._render_plain(_input_message(item))
+                if plain is None:
+                    return None
+                text = plain[0]
+                if cacheable:
+                    rendered.put(item, text)
+            length += len(text) + (2 if parts else 0)
+            if length > self.max_length:
+                return None
+            parts.append(text)
+        text = "[" + ", ".join(parts) + "]"
+        return text, len(text)
 
     def output_messages(self, generations: Any) -> tuple[str, int]:
         """``LLMResult.generations`` as ``gen_ai.output.messages`` JSON, and the untruncated length."""
@@ -432,7 +467,8 @@ def _role(message: Any) -> str:
     return _ROLES.get(kind, kind or "user")
 
 
-def _input_messages(messages: Any) -> list[dict[str, Any]]:
+def _prompt_items(messages: Any) -> list[Any]:
+    """The messages of one prompt, whatever shape the callback passed them in."""
     if messages is None:
         return []
     if isinstance(messages, str) or _is_message(messages) or isinstance(messages, Mapping):
@@ -440,7 +476,7 @@ def _input_messages(messages: Any) -> list[dict[str, Any]]:
     items = list(messages)
     if items and isinstance(items[0], (list, tuple)) and not _is_role_tuple(items[0]):
         items = list(items[0])  # batched chat call: one run per prompt, the first is ours
-    return [_input_message(item) for item in items]
+    return items
 
 
 def _is_role_tuple(item: Any) -> bool:
