@@ -36,7 +36,7 @@ def fingerprint(message: Any) -> tuple[Any, ...] | None:
 class RenderedMessages:
     """message object -> its rendered JSON, valid while its fingerprint is unchanged."""
 
-    def __init__(self, max_entries: int = 4096, max_chars: int = 2_000_000) -> None:
+    def __init__(self, max_entries: int = 1024, max_chars: int = 1_000_000) -> None:
         self.max_entries = max_entries
         self.max_chars = max_chars
         self._entries: dict[int, tuple[Any, tuple[Any, ...], str]] = {}
