@@ -202,7 +202,9 @@ class ContentPolicy:
         """Prompt messages as ``gen_ai.input.messages`` JSON, and the untruncated length."""
         try:
             items = _prompt_items(messages)
-            return self._render_prompt(items) or self._render([_input_message(item) for item in items])
+            # When the message-by-message path declines, the whole list would decline the
+            # plain path too (same checks): straight to the careful walk.
+            return self._render_prompt(items) or self._render_careful([_input_message(item) for item in items])
         except Exception:  # noqa: BLE001 - capture must never break the caller
             return _failed(messages)
 
@@ -252,9 +254,10 @@ class ContentPolicy:
             return _failed(obj)
 
     def _render(self, obj: Any) -> tuple[str, int]:
-        fast = self._render_plain(obj)
-        if fast is not None:
-            return fast
+        return self._render_plain(obj) or self._render_careful(obj)
+
+    def _render_careful(self, obj: Any) -> tuple[str, int]:
+        """Walk ``obj`` within the length budget, redacting every string on the way."""
         walker = _Walker(self.max_length, self.redact)
         walked = walker.walk(obj, 0)
         # Text (and anything rendered as text: bytes, unknown objects) is captured unquoted.
@@ -266,7 +269,6 @@ class ContentPolicy:
         if original <= self.max_length and not walker.omitted:
             return text, original
         return _truncate(text, original, self.max_length), original
-
 
     def _render_plain(self, obj: Any) -> tuple[str, int] | None:
         """The common case in one ``json.dumps`` and one scan: plain JSON data (or text) that

@@ -47,8 +47,8 @@ class RenderedMessages:
         return len(self._entries)
 
     def get(self, message: Any) -> str | None:
-        entry = self._entries.get(id(message))
-        if entry is None or entry[0] is not message:
+        entry = self._entries.get(id(message))  # the entry keeps the message: ids are not reused
+        if entry is None:
             return None
         now = fingerprint(message)
         if now is None:

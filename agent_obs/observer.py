@@ -322,7 +322,7 @@ class AgentObserver(BaseCallbackHandler):
     def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
         # Called per streamed token, and only the first one matters: LangChain passes the
         # same run_id object for every token of a run, so later tokens stop at one identity
-        # check. Guarded inline rather than through the wrapper.
+        # check, before the try.
         if run_id is self._first_token_seen:
             return
         try:

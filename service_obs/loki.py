@@ -57,18 +57,8 @@ class _Entry:
 
     __slots__ = ("ts_ns", "line", "level", "metadata", "_record")
 
-    def __init__(self, ts_ns: int, line: str, level: str, metadata: dict[str, str]) -> None:
-        self.ts_ns = ts_ns
-        self.line = line
-        self.level = level
-        self.metadata = metadata
-        self._record: dict[str, Any] | None = None
-
-    @classmethod
-    def of(cls, record: dict[str, Any]) -> _Entry:
-        entry = cls.__new__(cls)
-        entry._record = record
-        return entry
+    def __init__(self, record: dict[str, Any]) -> None:
+        self._record: dict[str, Any] | None = record
 
     def materialise(self) -> None:
         record = self._record
@@ -153,7 +143,7 @@ class LokiSink:
     # --- caller side -------------------------------------------------------------------
     def __call__(self, message: Any) -> None:
         try:
-            self.put(_Entry.of(message.record))
+            self.put(_Entry(message.record))
         except Exception:  # noqa: BLE001 - telemetry never breaks the caller
             self._count(REASON_ERROR, 1)
             self._problem("could not queue a log record", exc_info=True)
