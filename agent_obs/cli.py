@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "demo":
             if args.runs < 1:
                 raise CliError("--runs must be at least 1")
-            from examples.optimizer.demo import run_demo
+            from agent_obs_example.demo import run_demo
 
             return run_demo(runs=args.runs, out_dir=args.out)
         if args.command == "replay":
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             if not 0 < args.port < 65536:
                 raise CliError(f"--port must be between 1 and 65535, not {args.port}")
-            from examples.optimizer.serve import run_server
+            from agent_obs_example.serve import run_server
 
             return run_server(host=args.host, port=args.port)
     except CliError as exc:

@@ -2,7 +2,7 @@
 """Latency of an optimization request on the example service, with full observability vs off.
 
 Why: the per-callback numbers matter only if the service's users feel nothing. Two copies of
-the example service (``examples/optimizer``) run side by side as real uvicorn servers on
+the example service (``agent_obs_example``) run side by side as real uvicorn servers on
 127.0.0.1, each in its own process, and one client alternates requests between them in
 rounds (A B ... B A ...), so machine drift hits both alike:
 
@@ -126,8 +126,8 @@ def serve(mode: str, port: int, db_path: str, otlp: str | None, loki: str | None
     import uvicorn
     from loguru import logger
 
-    from examples.optimizer.app import create_app
-    from examples.optimizer.settings import OptimizerSettings
+    from agent_obs_example.app import create_app
+    from agent_obs_example.settings import OptimizerSettings
     from service_obs import ObservabilitySettings, setup_observability
 
     logger.remove()  # no console handler in either mode: only what the settings add

@@ -4,7 +4,7 @@ Tempo and Loki cannot be installed here; ``tests/receivers.py`` speaks their wir
 (OTLP gRPC ``TraceService/Export``, Loki ``POST /loki/api/v1/push`` with gzip). They run in a
 child process, as the real servers would, so decoding pushes does not compete with the
 measured code for the GIL. With ``dremio=True`` the example's Dremio stand-in
-(``examples.optimizer.standin``) runs in a second child process, as a real Dremio would be
+(``agent_obs_example.standin``) runs in a second child process, as a real Dremio would be
 another machine: the service under test then pays for its HTTP calls, not for answering them,
 and the Dremio answers are not slowed down by the Tempo stand-in decoding spans. The parent
 talks to the first child over stdin/stdout, one JSON line per request::
@@ -107,7 +107,7 @@ def _serve(otlp: bool, loki: bool) -> None:
 
 def _serve_dremio() -> None:
     sys.path.insert(0, ROOT)
-    from examples.optimizer.standin import DremioStandIn
+    from agent_obs_example.standin import DremioStandIn
 
     standin = DremioStandIn().start()
     print(json.dumps({"dremio": standin.url}), flush=True)

@@ -7,7 +7,7 @@
 Names, types, labels, buckets, defaults and environment variables are read from the code:
 ``agent_obs/semconv.py`` (spans, attributes, metrics, log events), ``service_obs/settings.py``
 (``_SPEC`` and the dataclass fields), ``AgentObserver.__init__``, the ``get_or_create`` calls in
-``service_obs/*.py``, ``examples/optimizer/metrics.py`` and ``settings.py``, the CLI parser,
+``service_obs/*.py``, ``agent_obs_example/metrics.py`` and ``settings.py``, the CLI parser,
 the alert rules and the generated dashboards. Only the prose the code does not carry lives here,
 in the ``*_DOCS`` tables below; a name the code defines and these tables do not describe is
 rendered with a "(not described yet)" note and listed by ``undescribed()``, which a test checks.
@@ -444,14 +444,14 @@ def _service_metrics() -> str:
 
 
 def _example_metrics() -> str:
-    from examples.optimizer import metrics as em
+    from agent_obs_example import metrics as em
 
     rows = [[_series(n, k), k, ", ".join(_code(lb) for lb in labels) or "—", _buckets(b), doc]
             for n, (k, labels, doc, b) in em.SPECS.items()]
     return "\n".join([
         "## Metrics: the example optimizer service",
         "",
-        "The business metrics of `examples/optimizer/` (`examples/optimizer/metrics.py`), which its dashboards and "
+        "The business metrics of `agent_obs_example/` (`agent_obs_example/metrics.py`), which its dashboards and "
         "alert rules use.",
         "",
         _table(["series", "type", "labels", "buckets", "meaning"], rows),
@@ -460,7 +460,7 @@ def _example_metrics() -> str:
 
 def example_log_events() -> list[tuple[str, str, list[str]]]:
     """(event_type, level, fields) of each ``logger.bind(event_type=...).<level>(...)`` call."""
-    path = ROOT / "examples" / "optimizer" / "events.py"
+    path = ROOT / "agent_obs_example" / "events.py"
     out = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
@@ -517,7 +517,7 @@ def _logs() -> str:
         "",
         "### The example service's events",
         "",
-        "`examples/optimizer/events.py`, field `event_type`:",
+        "`agent_obs_example/events.py`, field `event_type`:",
         "",
         _table(["event_type", "level", "fields"], example_rows),
     ])
@@ -612,7 +612,7 @@ def _observer() -> str:
 
 
 def _example_settings() -> str:
-    from examples.optimizer import settings as es
+    from agent_obs_example import settings as es
 
     defaults = es.OptimizerSettings()
     rows = []
@@ -623,7 +623,7 @@ def _example_settings() -> str:
     return "\n".join([
         "## Settings: the example optimizer service",
         "",
-        "`examples/optimizer/settings.py` (`OptimizerSettings.from_env`), read by `agent-obs demo` and "
+        "`agent_obs_example/settings.py` (`OptimizerSettings.from_env`), read by `agent-obs demo` and "
         "`agent-obs serve` next to `ObservabilitySettings`.",
         "",
         _table(["field", "environment variable", "type", "default", "meaning"], rows),
@@ -720,7 +720,7 @@ def render_reference() -> str:
         "descriptions) and run `python scripts/gen_reference.py` -->",
         "",
         "Every name below comes from the code: `agent_obs/semconv.py`, `service_obs/settings.py`, "
-        "`AgentObserver`, `service_obs/*.py`, `examples/optimizer/`, `prometheus/rules/` and "
+        "`AgentObserver`, `service_obs/*.py`, `agent_obs_example/`, `prometheus/rules/` and "
         "`grafana/dashboards/`. The test suite fails when this file differs from what the code defines.",
         "",
         "Contents: [spans](#spans) · [span attributes](#span-attributes) · [metrics](#metrics-agent_obs) · "

@@ -15,7 +15,7 @@ import agent_obs, agent_obs.observer, agent_obs.replay, service_obs
 from agent_obs import AgentObserver
 from service_obs import setup_observability, ObservabilitySettings, traced
 heavy = sorted({m.split('.')[0] for m in sys.modules} & {'fastapi', 'sqlalchemy', 'starlette', 'uvicorn',
-                                                         'matplotlib', 'examples', 'service_obs.fastapi'})
+                                                         'matplotlib', 'agent_obs_example', 'service_obs.fastapi'})
 assert not heavy, heavy
 assert set(REGISTRY._collector_to_names) == collectors, 'registered metrics at import'
 assert threading.active_count() == threads, 'started a thread at import'

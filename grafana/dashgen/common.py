@@ -1,14 +1,14 @@
 """Metric names, selectors and template variables shared by the dashboard modules.
 
 Agent metric names come from ``agent_obs.semconv``, the example's business metric names
-from ``examples.optimizer.metrics`` and the HTTP/DB families from ``service_obs``, so a rename there changes the dashboards (and the
+from ``agent_obs_example.metrics`` and the HTTP/DB families from ``service_obs``, so a rename there changes the dashboards (and the
 committed-JSON test fails until they are regenerated) instead of silently breaking a panel.
 """
 
 from __future__ import annotations
 
 from agent_obs import semconv as sc
-from examples.optimizer import metrics as em
+from agent_obs_example import metrics as em
 from service_obs.fastapi import METRIC_HTTP_SERVER_DURATION as HTTP_SERVER_DURATION
 from service_obs.fastapi import METRIC_HTTP_SERVER_REQUESTS as HTTP_SERVER_REQUESTS
 from service_obs.http import METRIC_HTTP_CLIENT_DURATION as HTTP_CLIENT_DURATION

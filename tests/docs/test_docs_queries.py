@@ -102,7 +102,7 @@ def test_runbook_and_guide_env_vars_exist():
     import dataclasses
 
     from agent_obs import semconv as sc
-    from examples.optimizer.settings import OptimizerSettings
+    from agent_obs_example.settings import OptimizerSettings
     from service_obs.settings import ObservabilitySettings
 
     real = {f"AGENT_OBS_{f.name.upper()}" for f in dataclasses.fields(ObservabilitySettings)}

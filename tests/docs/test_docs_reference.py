@@ -77,8 +77,8 @@ def test_every_name_the_code_defines_is_described():
 def test_reference_lists_every_vocabulary_name():
     """Checked against the code directly, independently of the generator's own tables."""
     from agent_obs import semconv as sc
-    from examples.optimizer import metrics as em
-    from examples.optimizer.settings import OptimizerSettings
+    from agent_obs_example import metrics as em
+    from agent_obs_example.settings import OptimizerSettings
     from service_obs.settings import ObservabilitySettings
 
     text = (REPO / "docs" / "reference.md").read_text(encoding="utf-8")

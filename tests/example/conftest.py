@@ -1,6 +1,6 @@
 """Fixtures for the worked example: an observability handle wired to the test's exporter, and the app.
 
-The Dremio stand-in (``examples.optimizer.standin``) plays Dremio's REST API on 127.0.0.1;
+The Dremio stand-in (``agent_obs_example.standin``) plays Dremio's REST API on 127.0.0.1;
 the scripted chat model plays the LLM. Everything else is real: LangGraph, SQLite through
 SQLAlchemy, FastAPI, the OpenTelemetry SDK and prometheus_client.
 """
@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from examples.optimizer.app import create_app
-from examples.optimizer.settings import OptimizerSettings
+from agent_obs_example.app import create_app
+from agent_obs_example.settings import OptimizerSettings
 
 
 @pytest.fixture

@@ -11,14 +11,14 @@ import requests
 from langchain_core.messages import AIMessageChunk, HumanMessage
 from prometheus_client import CollectorRegistry
 
-from examples.optimizer.analysis import AnalysisService
-from examples.optimizer.detectors import DETECTORS, SEVERITIES
-from examples.optimizer.dremio import DremioClient, DremioNotFound, DremioQueryError, DremioTransientError
-from examples.optimizer.metrics import OptimizerMetrics
-from examples.optimizer.model import ScriptedChatModel
-from examples.optimizer.samples import sample_jobs
-from examples.optimizer.settings import OptimizerSettings
-from examples.optimizer.standin import DremioStandIn
+from agent_obs_example.analysis import AnalysisService
+from agent_obs_example.detectors import DETECTORS, SEVERITIES
+from agent_obs_example.dremio import DremioClient, DremioNotFound, DremioQueryError, DremioTransientError
+from agent_obs_example.metrics import OptimizerMetrics
+from agent_obs_example.model import ScriptedChatModel
+from agent_obs_example.samples import sample_jobs
+from agent_obs_example.settings import OptimizerSettings
+from agent_obs_example.standin import DremioStandIn
 
 EXPECTED = {
     "b001": {"full_table_scan", "missing_reflection"},
@@ -133,7 +133,7 @@ def test_settings_explicit_beats_environment_beats_default(monkeypatch):
 def test_serve_runs_under_uvicorn_on_loopback_with_metrics(tmp_path, monkeypatch):
     import uvicorn
 
-    from examples.optimizer.serve import app_from_env
+    from agent_obs_example.serve import app_from_env
 
     monkeypatch.setenv("AGENT_OBS_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
     monkeypatch.setenv("AGENT_OBS_TRACE_FILE", str(tmp_path / "traces.jsonl"))

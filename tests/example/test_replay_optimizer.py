@@ -1,4 +1,4 @@
-"""Recorded optimizer runs re-run deterministically (issue #7): ``examples.optimizer.replay``.
+"""Recorded optimizer runs re-run deterministically (issue #7): ``agent_obs_example.replay``.
 
 The recording is a real ``agent-obs demo`` run (content capture on) over every sample job, so
 it holds a node retry (the stand-in's transient 503), a failing ``explain_plan``, runs
@@ -19,9 +19,9 @@ from rich.console import Console
 from agent_obs import semconv as sc
 from agent_obs.replay import Divergence, ReplayError, load_file
 from agent_obs.replay.model import Trace
-from examples.optimizer.demo import run_demo
-from examples.optimizer.dremio import DremioQueryError
-from examples.optimizer.replay import ReplaySandbox, replay_inputs, rerun_optimizer, rerunnable
+from agent_obs_example.demo import run_demo
+from agent_obs_example.dremio import DremioQueryError
+from agent_obs_example.replay import ReplaySandbox, replay_inputs, rerun_optimizer, rerunnable
 
 JOB_FULL_SCAN = "2a7c5e1f-8b3d-4c61-9e0a-51f0c3d2b001"  # interrupted for approval
 JOB_SMALL_FILES = "2a7c5e1f-8b3d-4c61-9e0a-51f0c3d2b004"

@@ -1,6 +1,6 @@
 """End to end through the FastAPI app: one request, one trace, right parents, right metric deltas.
 
-Dremio is played by the loopback stand-in (examples.optimizer.standin), the LLM by the
+Dremio is played by the loopback stand-in (agent_obs_example.standin), the LLM by the
 scripted chat model; FastAPI, LangGraph, SQLite and the OpenTelemetry SDK are real.
 """
 
@@ -201,8 +201,8 @@ def test_malformed_json_body_is_a_422_counted_as_invalid(client, registry):
 def test_a_failing_store_leaves_no_half_written_recommendations(obs, database_url, registry, jobs):
     from fastapi.testclient import TestClient
 
-    from examples.optimizer.app import create_app
-    from examples.optimizer.settings import OptimizerSettings
+    from agent_obs_example.app import create_app
+    from agent_obs_example.settings import OptimizerSettings
 
     app = create_app(OptimizerSettings(database_url=database_url), obs=obs)
     inserts = []
@@ -258,8 +258,8 @@ def test_observe_agent_false_runs_the_graph_without_the_observer(obs, database_u
     """The benchmarks' "no observer" mode: same service, no agent spans or agent metrics."""
     from fastapi.testclient import TestClient
 
-    from examples.optimizer.app import create_app
-    from examples.optimizer.settings import OptimizerSettings
+    from agent_obs_example.app import create_app
+    from agent_obs_example.settings import OptimizerSettings
 
     app = create_app(OptimizerSettings(database_url=database_url), obs=obs, observe_agent=False)
     with TestClient(app) as client:

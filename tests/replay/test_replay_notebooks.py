@@ -12,7 +12,7 @@ import pytest
 from nbclient import NotebookClient
 
 from agent_obs.replay import load_file
-from examples.optimizer.replay import replay_inputs, rerunnable
+from agent_obs_example.replay import replay_inputs, rerunnable
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"

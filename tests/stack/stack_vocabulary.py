@@ -1,6 +1,6 @@
 """The metric names a dashboard or rule may use, read from the modules that define them.
 
-agent_obs.semconv.METRICS, the example's ``examples.optimizer.metrics.SPECS``, service_obs's
+agent_obs.semconv.METRICS, the example's ``agent_obs_example.metrics.SPECS``, service_obs's
 HTTP and database families, prometheus_client's process collector, and Prometheus's own
 ``up``. Histograms contribute ``_bucket``, ``_sum`` and ``_count``.
 """
@@ -18,7 +18,7 @@ def _expand(name: str, kind: str) -> set[str]:
 
 def known_metric_names() -> set[str]:
     from agent_obs import semconv as sc
-    from examples.optimizer import metrics as em
+    from agent_obs_example import metrics as em
     from service_obs import fastapi as so_fastapi
     from service_obs import http as so_http
     from service_obs import sqlalchemy as so_sql

@@ -41,7 +41,7 @@ LLM_OUTAGE = threading.Event()
 
 # --- fakes and receivers -----------------------------------------------------------------
 def _flaky_model() -> Any:
-    from examples.optimizer.model import ScriptedChatModel
+    from agent_obs_example.model import ScriptedChatModel
 
     class RateLimitError(Exception):
         """What a provider's SDK raises when throttled."""
@@ -63,7 +63,7 @@ def _flaky_model() -> Any:
 
 
 def _faulty_dremio() -> Any:
-    from examples.optimizer.standin import DremioStandIn
+    from agent_obs_example.standin import DremioStandIn
 
     class FaultyDremio(DremioStandIn):
         """The example's Dremio stand-in; answers every call with 503 while ``outage`` is set."""
@@ -209,8 +209,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     import uvicorn
     from prometheus_client import ProcessCollector
 
-    from examples.optimizer.app import create_app
-    from examples.optimizer.settings import OptimizerSettings
+    from agent_obs_example.app import create_app
+    from agent_obs_example.settings import OptimizerSettings
     from service_obs import ObservabilitySettings, setup_observability
 
     tmp = tmp_path_factory.mktemp("stack")
@@ -274,7 +274,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
 def _wave(base: str, wave: int) -> dict[str, int]:
     """One pass over every sample job: approvals (interrupt + resume), measurements, retries
     (the flaky job), tool errors, client errors, an unknown job and an LLM failure."""
-    from examples.optimizer.samples import sample_job_ids
+    from agent_obs_example.samples import sample_job_ids
 
     seen = {"runs": 0, "interrupts": 0, "measurements": 0, "llm_failures": 0}
     for index, job_id in enumerate(sample_job_ids()):
@@ -439,7 +439,7 @@ def test_alertmanager_inhibits_a_services_warnings_while_it_has_a_critical(stack
 
 def test_dremio_outage_fires_an_alert_and_its_resolution_arrives(stack: Stack, traffic: dict[str, int]):
     """Runs last: it changes the service's error counters."""
-    from examples.optimizer.samples import sample_job_ids
+    from agent_obs_example.samples import sample_job_ids
 
     job = sample_job_ids()[0]
     stack.dremio.outage.set()

@@ -16,7 +16,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from .detectors import DETECTORS, Detector
 
-TRACER_NAME = "examples.optimizer"
+TRACER_NAME = "agent_obs_example"
 SPAN_ANALYZE_QUERY = "analysis.analyze_query"
 ATTR_JOB_ID = "job_id"  # also how replay finds the job of a recorded run
 

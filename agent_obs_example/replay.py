@@ -8,7 +8,7 @@ real, against the local Dremio stand-in and an in-memory SQLite database that li
 the re-run, so replaying never touches the service's data::
 
     from agent_obs.replay import load_file
-    from examples.optimizer.replay import rerun_optimizer
+    from agent_obs_example.replay import rerun_optimizer
 
     trace = load_file("telemetry/traces.jsonl").latest()
     print(rerun_optimizer(trace))                                   # no divergence

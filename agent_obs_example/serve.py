@@ -1,6 +1,6 @@
 """``agent-obs serve``: run the optimizer service with uvicorn for Prometheus to scrape.
 
-Equivalent to ``uvicorn --factory examples.optimizer.serve:app_from_env --host 127.0.0.1
+Equivalent to ``uvicorn --factory agent_obs_example.serve:app_from_env --host 127.0.0.1
 --port 8000``. Settings come from ``AGENT_OBS_*`` variables (the same as the demo): with no
 ``AGENT_OBS_DREMIO_URL`` the local Dremio stand-in starts too; with no OTLP endpoint spans go
 to ``telemetry/traces.jsonl``. ``GET /metrics`` serves the Prometheus exposition.
