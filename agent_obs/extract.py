@@ -243,12 +243,50 @@ def output_text(response: Any) -> str:
 
 
 def is_bubble_up(error: BaseException) -> bool:
-    """LangGraph control flow (interrupts, parent commands): not an error."""
+    """LangGraph control flow (interrupts, parent commands): not an error.
+
+    Check ``handoff`` first: a parent command is control flow that ends its runs as ok.
+    """
     try:
         from langgraph.errors import GraphBubbleUp
     except ImportError:  # pragma: no cover - langgraph is a dependency
         return False
     return isinstance(error, GraphBubbleUp)
+
+
+def handoff(error: BaseException) -> list[str] | None:
+    """Where a ``Command(graph=Command.PARENT)`` hands control to, or ``None`` for other errors.
+
+    LangGraph raises such a command as ``ParentCommand`` (a ``GraphBubbleUp``) through every
+    run between the node that returned it and the graph that applies it. While the node that
+    returned it is ending, the command still names ``Command.PARENT``; LangGraph rewrites it to
+    the target namespace before it reaches the levels above. So the destinations come back
+    only there, and ``[]`` means "a handoff passing through".
+    """
+    try:
+        from langgraph.errors import ParentCommand
+    except ImportError:  # pragma: no cover - langgraph is a dependency
+        return None
+    if not isinstance(error, ParentCommand):
+        return None
+    command = error.args[0] if error.args else None
+    if getattr(command, "graph", None) != getattr(type(command), "PARENT", "__parent__"):
+        return []
+    return goto_destinations(getattr(command, "goto", None))
+
+
+def goto_destinations(goto: Any) -> list[str]:
+    """Node names of a ``Command.goto``: a name, a ``Send``, or a sequence of those."""
+    items = goto if isinstance(goto, (list, tuple)) else [goto]
+    destinations: list[str] = []
+    for item in items:
+        if isinstance(item, str):
+            destinations.append(item)
+        else:
+            node = getattr(item, "node", None)  # langgraph.types.Send
+            if isinstance(node, str):
+                destinations.append(node)
+    return destinations
 
 
 def is_cancellation(error: BaseException) -> bool:

@@ -79,6 +79,8 @@ class LogSink:
                 fields[sc.FIELD_COST_USD] = run.cost_usd
         elif kind is RunKind.TOOL:
             fields[sc.FIELD_TOOL] = run.name
+        elif run.handoff:
+            fields[sc.FIELD_HANDOFF_TO] = ",".join(run.handoff)
         elif kind is RunKind.AGENT:
             fields[sc.FIELD_STEP] = run.steps
         if run.error is not None and outcome in (sc.OUTCOME_ERROR, sc.OUTCOME_CANCELLED):

@@ -143,6 +143,7 @@ class AgentMetrics:
         self.handler_errors = f(sc.METRIC_HANDLER_ERRORS)
         self.abandoned_runs = f(sc.METRIC_ABANDONED_RUNS)
         self.dropped = f(sc.METRIC_DROPPED)
+        self.handoffs = f(sc.METRIC_HANDOFFS)
         # One cap per kind of value, shared by every family that uses it.
         self.agent = LabelCap(label_limit)
         self.node = LabelCap(label_limit)
@@ -212,8 +213,8 @@ class MetricsSink:
             agent = m.agent(run.root.name)
             node = m.node(run.name)
             observe(m.node_duration(agent, node, outcome), run.duration, ex)
-            if outcome == sc.OUTCOME_INTERRUPTED:
-                m.interrupts(agent, node).inc()
+            if outcome == sc.OUTCOME_INTERRUPTED and not run.interrupted:
+                m.interrupts(agent, node).inc()  # at the node that called interrupt() only
         elif kind is RunKind.TOOL:
             observe(m.tool_duration(m.agent(run.root.name), m.tool(run.name), err), run.duration, ex)
         elif kind is RunKind.AGENT and run.is_root:
@@ -222,6 +223,13 @@ class MetricsSink:
             m.runs(agent, outcome).inc()
             observe(m.run_steps(agent), run.steps, ex)
             m.active_runs(agent).dec()
+
+    def handoff(self, run: Run) -> None:
+        m = self.m
+        agent = m.agent(run.root.name)
+        node = m.node(run.node)
+        for destination in run.handoff:
+            m.handoffs(agent, node, m.node(destination)).inc()
 
     def handler_error(self, callback: str) -> None:
         self.m.handler_errors(callback).inc()
@@ -240,6 +248,9 @@ class NullMetricsSink:
         pass
 
     def ended(self, run: Run, trace_id: str, span_id: str, sampled: bool) -> None:
+        pass
+
+    def handoff(self, run: Run) -> None:
         pass
 
     def handler_error(self, callback: str) -> None:

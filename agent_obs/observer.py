@@ -436,6 +436,14 @@ class AgentObserver(BaseCallbackHandler):
         run = self._runs.pop(run_id)
         if run is None:
             return
+        destinations = extract.handoff(error)
+        if destinations is not None:
+            # A handoff (Command.PARENT) is control flow: every run it passes through ends ok.
+            if run.kind is not RunKind.CHAIN:
+                if destinations:
+                    self._record_handoff(run, destinations)
+                self._finish(run, sc.OUTCOME_OK)
+            return
         if extract.is_bubble_up(error):
             outcome = sc.OUTCOME_INTERRUPTED
         elif extract.is_cancellation(error):
@@ -451,7 +459,21 @@ class AgentObserver(BaseCallbackHandler):
         run.error = error
         if outcome == sc.OUTCOME_INTERRUPTED:
             run.root.interrupted = True
+            if run.kind is RunKind.NODE:
+                # Counted here, at the innermost node; the nodes it bubbles through are
+                # marked on their spans but not counted again.
+                ancestor = run.parent
+                while ancestor is not None and not ancestor.interrupted:
+                    ancestor.interrupted = True
+                    ancestor = ancestor.parent
         self._finish(run, outcome)
+
+    def _record_handoff(self, run: Run, destinations: list[str]) -> None:
+        run.handoff = tuple(destinations)
+        if is_recording(run):
+            self._spans.set_attributes(run, {sc.LANGGRAPH_HANDOFF_DESTINATION: ",".join(destinations)})
+            self._spans.add_event(run, sc.EVENT_HANDOFF, {sc.HANDOFF_DESTINATIONS: list(destinations)})
+        self._metrics.handoff(run)
 
     def _finish(self, run: Run, outcome: str) -> None:
         run.outcome = outcome

@@ -64,6 +64,7 @@ class Run:
         "prompt",
         "response_model",
         "router",
+        "handoff",
     )
 
     def __init__(self, run_id: UUID, kind: RunKind, name: str, parent: Run | None,
@@ -100,11 +101,14 @@ class Run:
         # node executions counted as steps, and attempt numbers per LangGraph task.
         self.children: dict[Any, Run] | None = None
         self.steps = 0
+        # The root: the run was interrupted. Any other run: an interrupt passed up through
+        # it from a node below, which is where it was counted.
         self.interrupted = False
         self.attempts: dict[str, int] | None = None
         self.prompt: Any = None  # LLM input kept only for offline token counting
         self.response_model: str | None = None
         self.router = False  # a chain run that may be a router: its output is a route
+        self.handoff: tuple[str, ...] = ()  # where this node handed control (Command.PARENT)
 
     @property
     def duration(self) -> float:

@@ -71,6 +71,12 @@ EVENT_ROUTE: Final = "langgraph.route"
 ROUTE_NAME: Final = "langgraph.route.name"
 ROUTE_DESTINATIONS: Final = "langgraph.route.destinations"
 
+# handoff: a node returned Command(graph=Command.PARENT, goto=...) (the handoff tools of
+# langgraph-supervisor and langgraph-swarm do); an event and an attribute on that node's span
+EVENT_HANDOFF: Final = "langgraph.handoff"
+HANDOFF_DESTINATIONS: Final = "langgraph.handoff.destinations"
+LANGGRAPH_HANDOFF_DESTINATION: Final = "langgraph.handoff.destination"
+
 # --- agent_obs attribute keys ----------------------------------------------------------
 USAGE_ESTIMATED: Final = "agent_obs.usage.estimated"
 COST_USD: Final = "agent_obs.cost.usd"
@@ -106,6 +112,7 @@ METRIC_LLM_COST: Final = "agent_obs_llm_cost_usd_total"
 METRIC_HANDLER_ERRORS: Final = "agent_obs_handler_errors_total"
 METRIC_ABANDONED_RUNS: Final = "agent_obs_abandoned_runs_total"
 METRIC_DROPPED: Final = "agent_obs_dropped_total"
+METRIC_HANDOFFS: Final = "agent_obs_handoffs_total"
 
 # metric label names
 LABEL_OPERATION: Final = "gen_ai_operation_name"
@@ -122,6 +129,7 @@ LABEL_CALLBACK: Final = "callback"
 LABEL_KIND: Final = "kind"
 LABEL_SIGNAL: Final = "signal"
 LABEL_REASON: Final = "reason"
+LABEL_DESTINATION: Final = "destination"
 TOKEN_TYPE_INPUT: Final = "input"
 TOKEN_TYPE_OUTPUT: Final = "output"
 OTHER_LABEL_VALUE: Final = "_other"
@@ -177,7 +185,16 @@ METRICS: Final = {
         "Duration of graph node executions (each attempt).",
     ),
     METRIC_NODE_RETRIES: ("counter", (LABEL_AGENT, LABEL_NODE), "Node attempts after the first."),
-    METRIC_INTERRUPTS: ("counter", (LABEL_AGENT, LABEL_NODE), "Runs interrupted at a node."),
+    METRIC_INTERRUPTS: (
+        "counter",
+        (LABEL_AGENT, LABEL_NODE),
+        "Interrupts (interrupt() calls that paused a run), counted once at the node that called it.",
+    ),
+    METRIC_HANDOFFS: (
+        "counter",
+        (LABEL_AGENT, LABEL_NODE, LABEL_DESTINATION),
+        "Handoffs: a node returned Command(graph=Command.PARENT), by destination.",
+    ),
     METRIC_RUN_STEPS: ("histogram", (LABEL_AGENT,), "Graph steps (node executions) per run."),
     METRIC_ACTIVE_RUNS: ("gauge", (LABEL_AGENT,), "Top-level agent runs in progress."),
     METRIC_LLM_COST: (
@@ -237,6 +254,7 @@ FIELD_ERROR_TYPE: Final = "error_type"
 FIELD_ERROR_MESSAGE: Final = "error_message"
 FIELD_COST_USD: Final = "cost_usd"
 FIELD_THREAD_ID: Final = "thread_id"
+FIELD_HANDOFF_TO: Final = "handoff_to"
 
 # --- environment variables read by agent_obs -------------------------------------------
 ENV_CAPTURE_CONTENT: Final = "AGENT_OBS_CAPTURE_CONTENT"

@@ -48,7 +48,7 @@ SPAN_ROWS = [
      ["GEN_AI_OPERATION_NAME", "GEN_AI_AGENT_NAME", "GEN_AI_CONVERSATION_ID", "LANGGRAPH_RESUMED", "LANGGRAPH_INTERRUPTED"]),
     ("SPAN_NODE", "INTERNAL", None, "each attempt of a graph node, `Send` branch, `@entrypoint` or `@task`",
      ["LANGGRAPH_NODE", "LANGGRAPH_STEP", "LANGGRAPH_TRIGGERS", "LANGGRAPH_CHECKPOINT_NS", "LANGGRAPH_ATTEMPT",
-      "LANGGRAPH_INTERRUPTED"]),
+      "LANGGRAPH_INTERRUPTED", "LANGGRAPH_HANDOFF_DESTINATION"]),
     ("SPAN_CHAT", "CLIENT", "OP_CHAT", "a chat model call",
      ["GEN_AI_OPERATION_NAME", "GEN_AI_PROVIDER_NAME", "GEN_AI_REQUEST_MODEL", "GEN_AI_RESPONSE_MODEL",
       "GEN_AI_USAGE_INPUT_TOKENS", "GEN_AI_USAGE_OUTPUT_TOKENS", "GEN_AI_RESPONSE_FINISH_REASONS",
@@ -94,7 +94,8 @@ ATTRIBUTE_DOCS: dict[str, tuple[str, str, str]] = {
     "LANGGRAPH_TRIGGERS": ("string[]", NODE, "The channels that triggered the node (`langgraph_triggers`)."),
     "LANGGRAPH_CHECKPOINT_NS": ("string", NODE, "The checkpoint namespace (`langgraph_checkpoint_ns`); subgraph nodes have nested ones."),
     "LANGGRAPH_ATTEMPT": ("int", NODE, "1 for the first attempt; 2, 3... for `RetryPolicy` retries (each attempt is its own span)."),
-    "LANGGRAPH_INTERRUPTED": ("boolean", f"{AGENT}, {NODE}", "true when the run stopped at an `interrupt()` (status stays UNSET)."),
+    "LANGGRAPH_INTERRUPTED": ("boolean", f"{AGENT}, {NODE}", "true when the run stopped at an `interrupt()` (status stays UNSET): on the node that called it and every node and agent span it passed up through. A handoff (`Command(graph=Command.PARENT)`) never sets it."),
+    "LANGGRAPH_HANDOFF_DESTINATION": ("string", NODE, "The node that returned `Command(graph=Command.PARENT, goto=...)` (a handoff, as the handoff tools of langgraph-supervisor and langgraph-swarm do): where it handed control, several destinations joined with `,`. Only on that node, not on the levels the command passes through; the run stays ok."),
     "LANGGRAPH_STEPS": ("int", "invoke_agent", "Node executions in the run (first attempts; retries not counted), set when the run ends normally; also the `agent_obs_run_steps` metric."),
     "LANGGRAPH_RESUMED": ("boolean", AGENT, "true when the run resumes an interrupted thread (`Command(resume=...)`); the span links to the interrupted run's span."),
     "USAGE_ESTIMATED": ("boolean", LLM, "true when the provider reported no usage and tokens were counted offline with tiktoken."),
@@ -105,12 +106,13 @@ ATTRIBUTE_DOCS: dict[str, tuple[str, str, str]] = {
     "GRAPH_OUTPUT": ("string (JSON)", AGENT, "Content capture only: the graph's output, for replay."),
     "ROUTE_NAME": ("string", f"event on {NODE}", "The router (conditional edge) that chose."),
     "ROUTE_DESTINATIONS": ("string[]", f"event on {NODE}", "The nodes it chose."),
+    "HANDOFF_DESTINATIONS": ("string[]", f"event on {NODE}", "The nodes (agents) the handoff goes to: `goto`, or the nodes of its `Send`s."),
 }
 
 OUTCOME_DOCS = {
-    "OUTCOME_OK": "finished normally; span status UNSET",
+    "OUTCOME_OK": "finished normally; span status UNSET. Also a node that handed off (`Command(graph=Command.PARENT)`, raised by LangGraph as `ParentCommand`) and every level that command passes through: a handoff is control flow",
     "OUTCOME_ERROR": "an exception; span status ERROR with `error.type` and a recorded exception",
-    "OUTCOME_INTERRUPTED": "stopped at `interrupt()` (`GraphInterrupt`, other `GraphBubbleUp`); not an error, `langgraph.interrupted`=true",
+    "OUTCOME_INTERRUPTED": "stopped at `interrupt()` (`GraphInterrupt`, and any other `GraphBubbleUp` except `ParentCommand`); not an error, `langgraph.interrupted`=true",
     "OUTCOME_CANCELLED": "cancelled (`CancelledError`, `GeneratorExit`, a stream closed early) or force-ended as abandoned",
 }
 
@@ -128,6 +130,7 @@ LABEL_DOCS = {
     "LABEL_CALLBACK": "the callback that failed (`on_chain_start`, `on_llm_end`...)",
     "LABEL_KIND": "`ttl` (open longer than `run_ttl_seconds`) or `cap` (more than `max_open_runs` open)",
     "LABEL_SIGNAL": "`logs` (Loki sink), `traces` (trace file)",
+    "LABEL_DESTINATION": "the node a handoff goes to (a node name)",
     "LABEL_REASON": "`queue_full`, `rejected`, `retries_exhausted`, `shutdown`, `error` (logs); the trace file's write failures (traces)",
 }
 
@@ -137,7 +140,7 @@ LOG_EVENT_DOCS = {
     "LOG_RUN_END": ("a top-level run ends; INFO, WARNING when interrupted/cancelled, ERROR on error",
                     ["FIELD_STATUS", "FIELD_DURATION_MS", "FIELD_STEP", "FIELD_ERROR_TYPE", "FIELD_ERROR_MESSAGE"]),
     "LOG_NODE_END": ("a node attempt ends; DEBUG when ok",
-                     ["FIELD_STATUS", "FIELD_DURATION_MS", "FIELD_ERROR_TYPE", "FIELD_ERROR_MESSAGE"]),
+                     ["FIELD_STATUS", "FIELD_DURATION_MS", "FIELD_HANDOFF_TO", "FIELD_ERROR_TYPE", "FIELD_ERROR_MESSAGE"]),
     "LOG_LLM_END": ("an LLM call ends; DEBUG when ok",
                     ["FIELD_STATUS", "FIELD_DURATION_MS", "FIELD_MODEL", "FIELD_INPUT_TOKENS", "FIELD_OUTPUT_TOKENS",
                      "FIELD_COST_USD", "FIELD_ERROR_TYPE", "FIELD_ERROR_MESSAGE"]),
@@ -164,6 +167,7 @@ FIELD_DOCS = {
     "FIELD_ERROR_MESSAGE": ("string", "exception message, first 500 characters"),
     "FIELD_COST_USD": ("float", "estimated cost of the LLM call, when the model is priced"),
     "FIELD_THREAD_ID": ("string", "the run's `thread_id`, when set"),
+    "FIELD_HANDOFF_TO": ("string", "where the node handed off to (`langgraph.handoff.destination`), when it did"),
 }
 
 SETTING_DOCS = {
@@ -284,7 +288,7 @@ def _fill(text: str, namespace: Any) -> str:
     return re.sub(r"\{([A-Z_]+)\}", repl, text)
 
 
-_SPECIAL = ("SCOPE_NAME", "CONTENT_TRUNCATED_SUFFIX", "EVENT_ROUTE", "DEFAULT_TRACE_FILE", "OTHER_LABEL_VALUE")
+_SPECIAL = ("SCOPE_NAME", "CONTENT_TRUNCATED_SUFFIX", "EVENT_ROUTE", "EVENT_HANDOFF", "DEFAULT_TRACE_FILE", "OTHER_LABEL_VALUE")
 _NON_ATTRIBUTE_PREFIXES = ("SPAN_", "OP_", "OUTCOME_", "METRIC_", "LABEL_", "TOKEN_TYPE_", "BUCKETS_", "LOG_", "FIELD_", "ENV_")
 
 
@@ -325,7 +329,7 @@ def _spans() -> str:
 def _attributes() -> str:
     rows = []
     for name, value in attribute_constants():
-        if name.startswith("ROUTE_"):
+        if name.startswith(("ROUTE_", "HANDOFF_")):
             continue
         doc = _doc(ATTRIBUTE_DOCS, name, "ATTRIBUTE_DOCS")
         typ, where, meaning = doc if doc else ("?", "?", MISSING)
@@ -336,6 +340,12 @@ def _attributes() -> str:
             doc = _doc(ATTRIBUTE_DOCS, name, "ATTRIBUTE_DOCS")
             typ, _, meaning = doc if doc else ("?", "?", MISSING)
             routes.append([_code(value), typ, meaning])
+    handoffs = []
+    for name, value in attribute_constants():
+        if name.startswith("HANDOFF_"):
+            doc = _doc(ATTRIBUTE_DOCS, name, "ATTRIBUTE_DOCS")
+            typ, _, meaning = doc if doc else ("?", "?", MISSING)
+            handoffs.append([_code(value), typ, meaning])
     outcomes = [[_code(getattr(sc, n)), _doc(OUTCOME_DOCS, n, "OUTCOME_DOCS") or MISSING]
                 for n, _ in _constants("OUTCOME_")]
     ops = ", ".join(_code(v) for _, v in _constants("OP_"))
@@ -352,6 +362,14 @@ def _attributes() -> str:
         "Added to a node's span when a router (conditional edge) inside it picks the next nodes.",
         "",
         _table(["event attribute", "type", "meaning"], routes),
+        "",
+        f"### Span event `{sc.EVENT_HANDOFF}`",
+        "",
+        "Added to the span of the node that returned `Command(graph=Command.PARENT, goto=...)` (LangGraph raises it "
+        "as `ParentCommand`). A handoff is control flow: the node and every level the command passes through end "
+        f"`ok`; `{sc.METRIC_HANDOFFS}` counts it once, and `agent-obs replay` shows it as `handoff → <destination>`.",
+        "",
+        _table(["event attribute", "type", "meaning"], handoffs),
         "",
         "### Outcomes",
         "",

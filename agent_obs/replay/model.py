@@ -156,6 +156,15 @@ class SpanNode:
             if e.name == sc.EVENT_ROUTE
         ]
 
+    @property
+    def handoffs(self) -> list[tuple[str, ...]]:
+        """Handoffs (``Command(graph=Command.PARENT)``) made by this node: their destinations."""
+        return [
+            tuple(e.attributes.get(sc.HANDOFF_DESTINATIONS, ()) or ())
+            for e in self.events
+            if e.name == sc.EVENT_HANDOFF
+        ]
+
     # --- LLM -----------------------------------------------------------------------------
     @property
     def model(self) -> str | None:

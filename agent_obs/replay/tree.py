@@ -119,8 +119,11 @@ def describe(span: SpanNode) -> tuple[str, list[str]]:
 
 
 def routes(span: SpanNode) -> list[str]:
-    """Router decisions of a node, shown after its children since they come at its end."""
-    return ["route → " + ", ".join(destinations) for destinations in span.routes]
+    """Router decisions and handoffs of a node, shown after its children since they come at
+    its end."""
+    lines = ["route → " + ", ".join(destinations) for destinations in span.routes]
+    lines += ["handoff → " + ", ".join(destinations) for destinations in span.handoffs]
+    return lines
 
 
 def _add(tree: Tree, span: SpanNode) -> None:

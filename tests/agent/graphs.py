@@ -32,6 +32,7 @@ class ScriptedChatModel(BaseChatModel):
     provider: str = "openai"
     report_usage: bool = True
     by_conversation: bool = True
+    id_prefix: str = "chatcmpl-"  # distinct per model when several share one message list
     _counter: Any = None
     _lock: Any = None
 
@@ -66,7 +67,7 @@ class ScriptedChatModel(BaseChatModel):
         if self.report_usage and usage is None:
             usage = {"input_tokens": 20, "output_tokens": 10, "total_tokens": 30}
         return AIMessage(content=message.content, tool_calls=message.tool_calls,
-                         usage_metadata=usage, response_metadata=metadata, id=f"chatcmpl-{index}")
+                         usage_metadata=usage, response_metadata=metadata, id=f"{self.id_prefix}{index}")
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
