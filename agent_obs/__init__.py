@@ -10,7 +10,9 @@ no providers, registries, sinks or threads are created until an observer is cons
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent_obs.lazy import lazy_exports
 
 __all__ = ["AgentObserver", "__version__"]
 __version__ = "0.1.0"
@@ -18,10 +20,4 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from agent_obs.observer import AgentObserver
 
-
-def __getattr__(name: str) -> Any:
-    if name == "AgentObserver":
-        from agent_obs.observer import AgentObserver
-
-        return AgentObserver
-    raise AttributeError(f"module 'agent_obs' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, {"AgentObserver": "agent_obs.observer"})

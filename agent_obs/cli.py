@@ -11,9 +11,9 @@ import argparse
 import sys
 from typing import Sequence
 
+from agent_obs.errors import CliError
 
-class CliError(Exception):
-    """An error the user can fix; printed as one line, without a traceback."""
+__all__ = ["CliError", "main"]
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -68,7 +68,4 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    # Run through the package module so that CliError here is the one other modules raise.
-    from agent_obs.cli import main as package_main
-
-    sys.exit(package_main())
+    sys.exit(main())

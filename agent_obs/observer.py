@@ -309,7 +309,7 @@ class AgentObserver(BaseCallbackHandler):
                            metadata: dict[str, Any] | None = None, **kwargs: Any) -> None:
         try:
             name = kwargs.get("name") or serialized_name(serialized) or "retriever"
-            run = Run(run_id, RunKind.RETRIEVER, name, self._parent(parent_run_id), self._clock())
+            run = Run(run_id, RunKind.RETRIEVAL, name, self._parent(parent_run_id), self._clock())
             attributes = {sc.GEN_AI_OPERATION_NAME: sc.OP_RETRIEVAL, sc.GEN_AI_DATA_SOURCE_ID: name}
             self._begin(run, sc.SPAN_RETRIEVAL.format(name=name), SpanKind.INTERNAL, attributes)
             if self._content is not None and is_recording(run):

@@ -35,6 +35,8 @@ from typing import IO, Any, Callable, Iterator, Mapping, Sequence
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from agent_obs.errors import TraceFileError
+
 _logger = logging.getLogger(__name__)
 
 # OTLP enum values (opentelemetry.proto.trace.v1): what the integers in the file mean.
@@ -63,10 +65,6 @@ _STATUS_NAMES = {
 }
 
 _HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
-
-
-class TraceFileError(ValueError):
-    """A trace file, or one line of it, is not OTLP JSON; the message names what is wrong."""
 
 
 # --- ids -------------------------------------------------------------------------------

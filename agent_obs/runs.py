@@ -15,14 +15,18 @@ from enum import Enum
 from typing import Any, Callable, Iterator
 from uuid import UUID
 
+from agent_obs import semconv as sc
+
 
 class RunKind(str, Enum):
-    AGENT = "agent"
-    NODE = "node"
-    LLM = "llm"
-    TOOL = "tool"
-    RETRIEVER = "retriever"
-    CHAIN = "chain"  # plumbing: routers, sequences inside a node; never a span
+    """The kinds of ``semconv`` (the words replay uses for the spans they become)."""
+
+    AGENT = sc.KIND_AGENT
+    NODE = sc.KIND_NODE
+    LLM = sc.KIND_LLM
+    TOOL = sc.KIND_TOOL
+    RETRIEVAL = sc.KIND_RETRIEVAL
+    CHAIN = sc.KIND_CHAIN  # plumbing: routers, sequences inside a node; never a span
 
 
 class Run:
@@ -57,7 +61,7 @@ class Run:
         "first_chunk_mono",
         "finish_reasons",
         "thread_id",
-        "children",
+        "descendants",
         "steps",
         "interrupted",
         "attempts",
@@ -99,7 +103,7 @@ class Run:
         self.thread_id: str | None = parent.thread_id if parent is not None else None
         # Only the root keeps these: open descendants (for cancellation and abandonment),
         # node executions counted as steps, and attempt numbers per LangGraph task.
-        self.children: dict[Any, Run] | None = None
+        self.descendants: dict[Any, Run] | None = None
         self.steps = 0
         # The root: the run was interrupted. Any other run: an interrupt passed up through
         # it from a node below, which is where it was counted.
@@ -159,11 +163,11 @@ class RunTable:
         self._runs[key] = run
         root = run.root
         if root is run:
-            run.children = {}
+            run.descendants = {}
             run.attempts = {}
             self._roots[key] = run
-        elif root.children is not None:
-            root.children[key] = run
+        elif root.descendants is not None:
+            root.descendants[key] = run
 
     def pop(self, run_id: Any) -> Run | None:
         key = key_of(run_id)
@@ -173,15 +177,15 @@ class RunTable:
         root = run.root
         if root is run:
             self._roots.pop(key, None)
-        elif root.children is not None:
-            root.children.pop(key, None)
+        elif root.descendants is not None:
+            root.descendants.pop(key, None)
         return run
 
     def open_descendants(self, root: Run) -> list[Run]:
         """Open runs under ``root``, newest first (so children end before their parents)."""
-        if not root.children:
+        if not root.descendants:
             return []
-        return list(reversed(list(root.children.values())))
+        return list(reversed(list(root.descendants.values())))
 
     def due_for_sweep(self, every: int = 256) -> bool:
         self._starts_since_sweep += 1
@@ -212,7 +216,7 @@ class RunTable:
                         break
                     if id(root) not in chosen:
                         victims.append((root, "cap"))
-                    excess -= 1 + len(root.children or ())
+                    excess -= 1 + len(root.descendants or ())
         return iter(victims)
 
     def all_roots(self) -> list[Run]:

@@ -21,6 +21,15 @@ SPAN_TEXT_COMPLETION: Final = "text_completion {model}"
 SPAN_EXECUTE_TOOL: Final = "execute_tool {tool}"
 SPAN_RETRIEVAL: Final = "retrieval {name}"
 
+# --- run kinds: what a run (and the span it becomes) is, in the run table and in replay -------
+KIND_AGENT: Final = "agent"
+KIND_NODE: Final = "node"
+KIND_LLM: Final = "llm"
+KIND_TOOL: Final = "tool"
+KIND_RETRIEVAL: Final = "retrieval"
+KIND_CHAIN: Final = "chain"  # plumbing (routers, sequences inside a node): never a span
+KIND_OTHER: Final = "other"  # in replay: a span agent_obs did not make (HTTP, SQL, user spans)
+
 # --- operation names (gen_ai.operation.name values) ------------------------------------
 OP_INVOKE_AGENT: Final = "invoke_agent"
 OP_CHAT: Final = "chat"

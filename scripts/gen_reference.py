@@ -289,7 +289,7 @@ def _fill(text: str, namespace: Any) -> str:
 
 
 _SPECIAL = ("SCOPE_NAME", "CONTENT_TRUNCATED_SUFFIX", "EVENT_ROUTE", "EVENT_HANDOFF", "DEFAULT_TRACE_FILE", "OTHER_LABEL_VALUE")
-_NON_ATTRIBUTE_PREFIXES = ("SPAN_", "OP_", "OUTCOME_", "METRIC_", "LABEL_", "TOKEN_TYPE_", "BUCKETS_", "LOG_", "FIELD_", "ENV_")
+_NON_ATTRIBUTE_PREFIXES = ("SPAN_", "OP_", "OUTCOME_", "METRIC_", "LABEL_", "TOKEN_TYPE_", "BUCKETS_", "LOG_", "FIELD_", "ENV_", "KIND_")
 
 
 def attribute_constants() -> list[tuple[str, str]]:

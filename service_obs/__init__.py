@@ -10,7 +10,9 @@ SQLAlchemy, reads no environment and starts nothing: the names below load on fir
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from agent_obs.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from service_obs.settings import ObservabilitySettings
@@ -26,17 +28,4 @@ _LAZY = {
     "traced": "service_obs.tracing",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'service_obs' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -16,8 +16,7 @@ Names are imported lazily, so ``import agent_obs.replay`` loads nothing heavy.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from agent_obs.lazy import lazy_exports
 
 _EXPORTS = {
     "Trace": "model",
@@ -48,12 +47,4 @@ _EXPORTS = {
 }
 
 __all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'agent_obs.replay' has no attribute {name!r}")
-    value = getattr(import_module(f"agent_obs.replay.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, {name: f"{__name__}.{module}" for name, module in _EXPORTS.items()})

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
 from agent_obs import semconv as sc
-from agent_obs.cli import CliError
+from agent_obs.errors import ReplayError
 from agent_obs.otlp_json import (
     FlatSpan,
     TraceFileError,
@@ -37,10 +37,6 @@ from agent_obs.otlp_json import (
     read_requests,
 )
 from agent_obs.replay.model import Trace, TraceSummary
-
-
-class ReplayError(CliError, ValueError):
-    """A recorded run cannot be loaded or re-run; the message says why in one line."""
 
 
 def _normalize_trace_id(trace_id: str) -> str:

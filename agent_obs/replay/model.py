@@ -19,12 +19,12 @@ from typing import Any, Iterable, Iterator
 from agent_obs import semconv as sc
 from agent_obs.otlp_json import STATUS_CODE_ERROR, FlatSpan, SpanEvent
 
-KIND_AGENT = "agent"
-KIND_NODE = "node"
-KIND_LLM = "llm"
-KIND_TOOL = "tool"
-KIND_RETRIEVAL = "retrieval"
-KIND_OTHER = "other"
+KIND_AGENT = sc.KIND_AGENT
+KIND_NODE = sc.KIND_NODE
+KIND_LLM = sc.KIND_LLM
+KIND_TOOL = sc.KIND_TOOL
+KIND_RETRIEVAL = sc.KIND_RETRIEVAL
+KIND_OTHER = sc.KIND_OTHER
 
 _OPERATION_KINDS = {
     sc.OP_INVOKE_AGENT: KIND_AGENT,

@@ -12,21 +12,15 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from rich.tree import Tree
 
-from agent_obs.replay.model import (
-    KIND_AGENT,
-    KIND_LLM,
-    KIND_NODE,
-    KIND_OTHER,
-    KIND_RETRIEVAL,
-    KIND_TOOL,
-    SpanNode,
-    Trace,
-)
+from agent_obs.semconv import KIND_AGENT, KIND_LLM, KIND_NODE, KIND_OTHER, KIND_RETRIEVAL, KIND_TOOL
+
+if TYPE_CHECKING:  # the model renders itself with this module (Trace._repr_html_): no import back
+    from agent_obs.replay.model import SpanNode, Trace
 
 _STYLES = {
     KIND_AGENT: "bold magenta",
