@@ -44,6 +44,8 @@ from typing import Any, Final
 from uuid import UUID
 
 from agent_obs.message_cache import RenderedMessages
+from agent_obs.messages import genai_role, is_message, is_role_tuple, provider_role
+from agent_obs.messages import kind as message_kind
 
 __all__ = ["ContentPolicy", "redact_text", "DEFAULT_MAX_LENGTH", "REDACTED"]
 
@@ -115,16 +117,6 @@ _SENSITIVE_KEY: Final = re.compile(
     r"|auth[_-]?token|id[_-]?token|session[_-]?token|authorization|cookie|credentials?)$"
 )
 
-_ROLES: Final = {
-    "human": "user",
-    "user": "user",
-    "ai": "assistant",
-    "assistant": "assistant",
-    "system": "system",
-    "developer": "system",
-    "tool": "tool",
-    "function": "tool",
-}
 _TEXT_BLOCKS: Final = frozenset({"text", "input_text", "output_text"})
 _REASONING_BLOCKS: Final = frozenset({"reasoning", "thinking"})
 _TOOL_CALL_BLOCKS: Final = frozenset({"tool_use", "tool_call", "function_call"})
@@ -370,7 +362,7 @@ class _Walker:
             return self._mapping(obj.items(), len(obj), depth)
         if isinstance(obj, (list, tuple, set, frozenset, deque)):
             return self._sequence(obj, len(obj), depth)
-        if _is_message(obj):
+        if is_message(obj):
             return self._mapping(_message_fields(obj), 2, depth)
         fields = _object_fields(obj)
         if fields is not None:
@@ -442,61 +434,36 @@ def _object_fields(obj: Any) -> dict[str, Any] | None:
 # --- LangChain messages ----------------------------------------------------------------
 
 
-def _message_kind(message: Any) -> str:
-    kind = str(getattr(message, "type", "") or "")
-    if kind.endswith("MessageChunk"):
-        kind = kind.removesuffix("MessageChunk").lower()
-    return kind
-
-
-def _is_message(obj: Any) -> bool:
-    return hasattr(obj, "content") and isinstance(getattr(obj, "type", None), str) and hasattr(obj, "response_metadata")
-
-
 def _is_tool_message(obj: Any) -> bool:
-    return _is_message(obj) and _message_kind(obj) == "tool"
+    return is_message(obj) and message_kind(obj) == "tool"
 
 
 def _message_fields(message: Any) -> list[tuple[str, Any]]:
-    return [("type", _message_kind(message)), ("content", message.content)]
-
-
-def _role(message: Any) -> str:
-    kind = _message_kind(message)
-    if kind == "chat":
-        role = str(getattr(message, "role", "") or "user").lower()
-        return _ROLES.get(role, role)
-    return _ROLES.get(kind, kind or "user")
+    return [("type", message_kind(message)), ("content", message.content)]
 
 
 def _prompt_items(messages: Any) -> list[Any]:
     """The messages of one prompt, whatever shape the callback passed them in."""
     if messages is None:
         return []
-    if isinstance(messages, str) or _is_message(messages) or isinstance(messages, Mapping):
+    if isinstance(messages, str) or is_message(messages) or isinstance(messages, Mapping):
         messages = [messages]
     items = list(messages)
-    if items and isinstance(items[0], (list, tuple)) and not _is_role_tuple(items[0]):
+    if items and isinstance(items[0], (list, tuple)) and not is_role_tuple(items[0]):
         items = list(items[0])  # batched chat call: one run per prompt, the first is ours
     return items
-
-
-def _is_role_tuple(item: Any) -> bool:
-    return isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
 
 
 def _input_message(item: Any) -> dict[str, Any]:
     if isinstance(item, str):
         return {"role": "user", "parts": _parts(item, has_tool_calls=False)}
-    if _is_role_tuple(item):
-        role = item[0].lower()
-        return {"role": _ROLES.get(role, role), "parts": _parts(item[1], has_tool_calls=False)}
+    if is_role_tuple(item):
+        return {"role": genai_role(item[0]), "parts": _parts(item[1], has_tool_calls=False)}
     if isinstance(item, Mapping):
-        role = str(item.get("role", "user")).lower()
-        return {"role": _ROLES.get(role, role), "parts": _parts(item.get("content"), has_tool_calls=False)}
-    if not _is_message(item):
+        return {"role": genai_role(str(item.get("role", "user"))), "parts": _parts(item.get("content"), has_tool_calls=False)}
+    if not is_message(item):
         return {"role": "user", "parts": _parts(_safe_str(item), has_tool_calls=False)}
-    role = _role(item)
+    role = genai_role(provider_role(item))
     if role == "tool":
         response = item.content
         parts: list[dict[str, Any]] = [
@@ -575,7 +542,7 @@ def _output_messages(generations: Any) -> list[dict[str, Any]]:
 def _output_message(generation: Any) -> dict[str, Any]:
     info = getattr(generation, "generation_info", None) or {}
     message = getattr(generation, "message", None)
-    if message is not None and _is_message(message):
+    if message is not None and is_message(message):
         tool_calls = list(getattr(message, "tool_calls", None) or [])
         parts = _parts(message.content, has_tool_calls=bool(tool_calls))
         parts.extend(_tool_call_parts(message, tool_calls))

@@ -27,7 +27,6 @@ import logging
 import os
 import re
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping, Sequence
@@ -36,6 +35,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from agent_obs.errors import TraceFileError
+from agent_obs.guard import RateLimitedLog
 
 _logger = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class OtlpJsonFileExporter(SpanExporter):
         self._lock = threading.Lock()
         self._file: IO[str] | None = None
         self._shutdown = False
-        self._last_log = -self._LOG_INTERVAL_S
+        self._log = RateLimitedLog(_logger, self._LOG_INTERVAL_S)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:
@@ -210,10 +210,7 @@ class OtlpJsonFileExporter(SpanExporter):
                 self._on_drop(reason, count)
             except Exception:  # noqa: BLE001
                 pass
-        now = time.monotonic()
-        if now - self._last_log >= self._LOG_INTERVAL_S:
-            self._last_log = now
-            _logger.warning("agent_obs: dropped %d spans for %s (%s): %s", count, self.path, reason, exc)
+        self._log.warning("drop", "agent_obs: dropped %d spans for %s (%s): %s", count, self.path, reason, exc)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         try:

@@ -279,7 +279,14 @@ def span_identity(run: Run) -> tuple[str, str, bool]:
     ctx = span.get_span_context()
     if not ctx.is_valid:
         return "", "", False
-    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"), bool(ctx.trace_flags.sampled)
+    trace_id, span_id = hex_ids(ctx)
+    return trace_id, span_id, bool(ctx.trace_flags.sampled)
+
+
+def hex_ids(ctx: Any) -> tuple[str, str]:
+    """The trace id (32 hex digits) and span id (16) of a span context, as Tempo, Loki and
+    Prometheus exemplars spell them."""
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
 
 
 def _short(text: str, limit: int = 512) -> str:

@@ -31,6 +31,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from agent_obs.cost import normalize_model_name
+from agent_obs.messages import is_role_tuple, provider_role
 
 if TYPE_CHECKING:
     import tiktoken
@@ -127,15 +128,6 @@ _PREFIX_BOUNDARY: Final = frozenset("-.:_@")
 TOKENS_PER_MESSAGE: Final = 3
 TOKENS_PER_NAME: Final = 1
 TOKENS_REPLY_PRIMING: Final = 3
-
-_ROLES: Final = {
-    "human": "user",
-    "ai": "assistant",
-    "system": "system",
-    "developer": "developer",
-    "tool": "tool",
-    "function": "function",
-}
 
 _encodings: dict[str, tiktoken.Encoding] = {}
 _failed: set[str] = set()
@@ -277,11 +269,7 @@ def count_messages(messages: Any, model: str | None = None) -> int:
 
 
 def _is_sequence(item: Any) -> bool:
-    return isinstance(item, (list, tuple)) and not _is_role_tuple(item)
-
-
-def _is_role_tuple(item: Any) -> bool:
-    return isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)
+    return isinstance(item, (list, tuple)) and not is_role_tuple(item)
 
 
 def _count_message(message: Any, model: str | None) -> int:
@@ -291,14 +279,11 @@ def _count_message(message: Any, model: str | None) -> int:
         content = message.get("content")
         name = message.get("name")
         tool_calls = _dict_tool_calls(message.get("tool_calls"))
-    elif _is_role_tuple(message):
+    elif is_role_tuple(message):
         role, content = message
         name, tool_calls = None, []
     else:
-        kind = str(getattr(message, "type", "") or "")
-        if kind.endswith("MessageChunk"):  # "AIMessageChunk" -> "ai"
-            kind = kind.removesuffix("MessageChunk").lower()
-        role = getattr(message, "role", None) if kind == "chat" else _ROLES.get(kind, kind)
+        role = provider_role(message)
         content = getattr(message, "content", None)
         name = getattr(message, "name", None)
         tool_calls = [(c.get("name"), c.get("args")) for c in getattr(message, "tool_calls", None) or []]

@@ -14,6 +14,7 @@ from typing import Any
 from opentelemetry import trace
 
 from agent_obs import semconv as sc
+from agent_obs.spans import hex_ids
 
 MAX_LINE_CHARS = 64 * 1024
 _RESERVED = {"time", "level", "message", "logger", "function", "line", "exception"}
@@ -24,9 +25,7 @@ PRIVATE_KEY = "_agent_obs_json"
 def current_trace_ids() -> tuple[str, str] | None:
     """The trace and span id (hex) of the current OpenTelemetry span, if it is valid."""
     ctx = trace.get_current_span().get_span_context()
-    if not ctx.is_valid:
-        return None
-    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+    return hex_ids(ctx) if ctx.is_valid else None
 
 
 def add_trace_context(record: dict[str, Any]) -> None:

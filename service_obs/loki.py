@@ -37,6 +37,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from agent_obs import semconv as sc
+from agent_obs.guard import RateLimitedLog
 from agent_obs.metrics import family
 from service_obs._records import record_to_json
 
@@ -134,7 +135,7 @@ class LokiSink:
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
         self._deadline: float | None = None
-        self._last_problem_log = -60.0
+        self._problems = RateLimitedLog(_log)
         self.sent_records = 0
         self.failed_attempts = 0  # pushes that failed and were retried or given up on
         self._thread = threading.Thread(target=self._run, name="agent-obs-loki", daemon=True)
@@ -307,10 +308,7 @@ class LokiSink:
             pass
 
     def _problem(self, text: str, exc_info: bool = False) -> None:
-        now = time.monotonic()
-        if now - self._last_problem_log >= 60.0:
-            self._last_problem_log = now
-            _log.warning("agent_obs Loki sink: %s", text, exc_info=exc_info)
+        self._problems.warning("loki", "agent_obs Loki sink: %s", text, exc_info=exc_info)
 
 
 def _retry_after(value: str | None) -> float | None:
