@@ -19,6 +19,11 @@ known prefix ending at a "-" (so "gpt-4o-mini-search" resolves to gpt-4o-mini, n
 unknown model costs None, never a guess. The built-in prices are public list prices (standard
 tier, short-context rates; batch, priority and long-context tiers are not modelled) as of
 ``PRICES_AS_OF``: override them when they change or when you have negotiated rates.
+
+What is not modelled: OpenAI's ``priority`` and ``flex`` service tiers (their tokens are read,
+cache reads and reasoning included, and priced at the standard tier's list prices; the tier
+is on the span as ``openai.response.service_tier``), Anthropic's 1-hour cache writes (priced
+as 5-minute writes, ``cache_write``), batch discounts and long-context surcharges.
 """
 
 from __future__ import annotations

@@ -126,22 +126,54 @@ def _add(total: int | None, value: Any) -> int | None:
     return value if total is None else total + value
 
 
+def _detail(details: Any, name: str) -> int | None:
+    """A usage detail and its service-tier variants (langchain-openai files the tokens of a
+    ``priority`` or ``flex`` call as ``priority_cache_read``, ``flex_reasoning``...)."""
+    if not isinstance(details, Mapping) or not details:
+        return None
+    total = _int(details.get(name))
+    suffix = "_" + name
+    for key, value in details.items():
+        if key.endswith(suffix) and isinstance(key, str):
+            total = _add(total, value)
+    return total
+
+
+def _cache_creation(details: Any) -> int | None:
+    """Cache writes; langchain-anthropic zeroes ``cache_creation`` when it splits the writes by
+    cache lifetime (``ephemeral_5m_input_tokens``, ``ephemeral_1h_input_tokens``)."""
+    total = _detail(details, "cache_creation")
+    if total or not isinstance(details, Mapping):
+        return total
+    by_lifetime = None
+    for key, value in details.items():
+        if isinstance(key, str) and key.startswith("ephemeral_") and key.endswith("_input_tokens"):
+            by_lifetime = _add(by_lifetime, value)
+    return by_lifetime if by_lifetime else total
+
+
 def usage(response: Any) -> Usage:
-    """Sum usage over all generations of an ``LLMResult``; fall back to ``llm_output``."""
+    """Usage of one call from the generations of an ``LLMResult``; else from ``llm_output``.
+
+    Generations carrying the very same usage are one call's usage copied onto each choice
+    (langchain-openai does this for ``n>1``), so it counts once; different usages add up.
+    """
     result = Usage()
+    seen: list[Any] = []
     for generations in getattr(response, "generations", None) or ():
         for generation in generations:
             message = getattr(generation, "message", None)
             metadata = getattr(message, "usage_metadata", None) if message is not None else None
-            if not metadata:
+            if not metadata or metadata in seen:
                 continue
+            seen.append(metadata)
             result.input_tokens = _add(result.input_tokens, metadata.get("input_tokens"))
             result.output_tokens = _add(result.output_tokens, metadata.get("output_tokens"))
-            input_details = metadata.get("input_token_details") or {}
-            output_details = metadata.get("output_token_details") or {}
-            result.cache_read = _add(result.cache_read, input_details.get("cache_read"))
-            result.cache_creation = _add(result.cache_creation, input_details.get("cache_creation"))
-            result.reasoning = _add(result.reasoning, output_details.get("reasoning"))
+            input_details = metadata.get("input_token_details")
+            output_details = metadata.get("output_token_details")
+            result.cache_read = _add(result.cache_read, _detail(input_details, "cache_read"))
+            result.cache_creation = _add(result.cache_creation, _cache_creation(input_details))
+            result.reasoning = _add(result.reasoning, _detail(output_details, "reasoning"))
     if result.reported:
         return result
     llm_output = getattr(response, "llm_output", None)
@@ -194,6 +226,23 @@ def response_id(response: Any) -> str | None:
             metadata = getattr(message, "response_metadata", None) if message is not None else None
             if metadata and isinstance(metadata.get("id"), str):
                 return metadata["id"]
+    llm_output = getattr(response, "llm_output", None)  # langchain-openai's non-streamed calls
+    if isinstance(llm_output, Mapping) and isinstance(llm_output.get("id"), str) and llm_output["id"]:
+        return llm_output["id"]
+    return None
+
+
+def service_tier(response: Any) -> str | None:
+    """The service tier the provider says it used (OpenAI's ``service_tier``), when reported."""
+    llm_output = getattr(response, "llm_output", None)
+    if isinstance(llm_output, Mapping) and isinstance(llm_output.get("service_tier"), str):
+        return llm_output["service_tier"] or None
+    for generations in getattr(response, "generations", None) or ():
+        for generation in generations:
+            message = getattr(generation, "message", None)
+            for source in (getattr(message, "response_metadata", None), getattr(generation, "generation_info", None)):
+                if isinstance(source, Mapping) and isinstance(source.get("service_tier"), str):
+                    return source["service_tier"] or None
     return None
 
 

@@ -38,7 +38,7 @@ def apply_result(run: Run, response: Any, prices: Any) -> extract.Usage:
 def _cost(run: Run, response_model: str | None, usage: extract.Usage, prices: Any) -> float | None:
     if run.input_tokens is None and run.output_tokens is None:
         return None
-    args = (run.input_tokens or 0, run.output_tokens or 0, usage.cache_read or 0)
+    args = (run.input_tokens or 0, run.output_tokens or 0, usage.cache_read or 0, usage.cache_creation or 0)
     # The response names the exact model (with its date) when the request used an alias.
     cost = prices.cost(response_model, *args) if response_model else None
     if cost is None and run.model and run.model != response_model:
@@ -54,6 +54,9 @@ def response_attributes(run: Run, response: Any, usage: extract.Usage) -> dict[s
     response_id = extract.response_id(response)
     if response_id:
         attributes[sc.GEN_AI_RESPONSE_ID] = response_id
+    tier = extract.service_tier(response)
+    if tier:
+        attributes[sc.OPENAI_RESPONSE_SERVICE_TIER] = tier
     if run.input_tokens is not None:
         attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] = run.input_tokens
     if run.output_tokens is not None:

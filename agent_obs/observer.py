@@ -457,6 +457,10 @@ class AgentObserver(BaseCallbackHandler):
                 run.root.interrupted = True
             return
         run.error = error
+        if run.first_chunk_mono and is_recording(run):
+            # A stream that failed after its first chunk: the span says so, as the metric does.
+            self._spans.set_attributes(run, {
+                sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: run.first_chunk_mono - run.start_mono})
         if outcome == sc.OUTCOME_INTERRUPTED:
             run.root.interrupted = True
             if run.kind is RunKind.NODE:
