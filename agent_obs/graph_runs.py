@@ -40,6 +40,29 @@ def is_node_run(metadata: Mapping[str, Any], parent: Run | None, tags: list[str]
     return bool(tags) and has_graph_step_tag(tags)
 
 
+DEFAULT_GRAPH_NAME = "LangGraph"  # what compile() names a graph that was given no name
+
+
+def sub_agent(graph_run: Run, host: Run | None, metadata: Mapping[str, Any], tags: list[str] | None) -> str | None:
+    """The name of the sub-agent whose graph ``graph_run`` is, or None.
+
+    Called when a node starts whose parent run is plumbing (``graph_run``) rather than the
+    top-level run or another node. A graph node (tagged ``graph:step:N``; functional-API tasks
+    are not) is started by the graph run that scheduled it, so ``graph_run`` is a graph
+    nested in ``host``, the node or tool whose body runs it. The rule: a nested graph
+    compiled with a name of its own (``compile(name=...)``, ``create_react_agent(name=...)``,
+    ``create_agent(name=...)``, a supervisor or swarm compiled with a name) is a sub-agent; a
+    nested graph left with the default name ``LangGraph`` is a plain subgraph of its agent.
+    """
+    name = graph_run.name
+    if not name or name == DEFAULT_GRAPH_NAME or host is None or not tags or not has_graph_step_tag(tags):
+        return None
+    namespace = metadata.get("langgraph_checkpoint_ns") or ""
+    if host.checkpoint_ns and namespace.count("|") <= host.checkpoint_ns.count("|"):
+        return None  # not nested deeper than its host: not a graph inside it
+    return name
+
+
 def has_graph_step_tag(tags: list[str]) -> bool:
     for tag in tags:
         if tag.startswith(_GRAPH_STEP_TAG):

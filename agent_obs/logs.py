@@ -99,8 +99,10 @@ class LogSink:
             sc.FIELD_TRACE_ID: trace_id,
             sc.FIELD_SPAN_ID: span_id,
             sc.FIELD_RUN_ID: str(run.run_id),
-            sc.FIELD_AGENT: run.root.name,
+            sc.FIELD_AGENT: run.agent,
         }
+        if run.root is not None and run.agent != run.root.name:
+            fields[sc.FIELD_ROOT_AGENT] = run.root.name  # inside a sub-agent
         if run.node is not None:
             fields[sc.FIELD_NODE] = run.node
         if run.step is not None:

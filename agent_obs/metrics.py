@@ -144,6 +144,7 @@ class AgentMetrics:
         self.abandoned_runs = f(sc.METRIC_ABANDONED_RUNS)
         self.dropped = f(sc.METRIC_DROPPED)
         self.handoffs = f(sc.METRIC_HANDOFFS)
+        self.llm_tokens = f(sc.METRIC_LLM_TOKENS)
         # One cap per kind of value, shared by every family that uses it.
         self.agent = LabelCap(label_limit)
         self.node = LabelCap(label_limit)
@@ -188,7 +189,7 @@ class MetricsSink:
     def node_started(self, run: Run) -> None:
         if run.attempt > 1:
             m = self.m
-            m.node_retries(m.agent(run.root.name), m.node(run.name)).inc()
+            m.node_retries(m.agent(run.agent), m.node(run.name)).inc()
 
     def ended(self, run: Run, trace_id: str, span_id: str, sampled: bool) -> None:
         m = self.m
@@ -201,22 +202,25 @@ class MetricsSink:
             provider = m.provider(run.provider or "")
             model = m.model(run.model or "")
             observe(m.operation_duration(op, provider, model, err), run.duration, ex)
+            agent = m.agent(run.agent)
             if run.input_tokens is not None:
                 observe(m.token_usage(op, provider, model, sc.TOKEN_TYPE_INPUT), run.input_tokens, ex)
+                m.llm_tokens(agent, model, sc.TOKEN_TYPE_INPUT).inc(run.input_tokens)
             if run.output_tokens is not None:
                 observe(m.token_usage(op, provider, model, sc.TOKEN_TYPE_OUTPUT), run.output_tokens, ex)
+                m.llm_tokens(agent, model, sc.TOKEN_TYPE_OUTPUT).inc(run.output_tokens)
             if run.first_chunk_mono:
                 observe(m.time_to_first_chunk(op, provider, model), run.first_chunk_mono - run.start_mono, ex)
             if run.cost_usd:
-                m.llm_cost(m.agent(run.root.name), model).inc(run.cost_usd)
+                m.llm_cost(agent, model).inc(run.cost_usd)
         elif kind is RunKind.NODE:
-            agent = m.agent(run.root.name)
+            agent = m.agent(run.agent)
             node = m.node(run.name)
             observe(m.node_duration(agent, node, outcome), run.duration, ex)
             if outcome == sc.OUTCOME_INTERRUPTED and not run.interrupted:
                 m.interrupts(agent, node).inc()  # at the node that called interrupt() only
         elif kind is RunKind.TOOL:
-            observe(m.tool_duration(m.agent(run.root.name), m.tool(run.name), err), run.duration, ex)
+            observe(m.tool_duration(m.agent(run.agent), m.tool(run.name), err), run.duration, ex)
         elif kind is RunKind.AGENT and run.is_root:
             agent = m.agent(run.name)
             observe(m.agent_duration(agent, err), run.duration, ex)
@@ -226,10 +230,18 @@ class MetricsSink:
 
     def handoff(self, run: Run) -> None:
         m = self.m
-        agent = m.agent(run.root.name)
+        agent = m.agent(run.agent)
         node = m.node(run.node)
         for destination in run.handoff:
             m.handoffs(agent, node, m.node(destination)).inc()
+
+    def sub_agent_ended(self, run: Run, error: BaseException | None, trace_id: str, span_id: str,
+                        sampled: bool) -> None:
+        """A named sub-agent's graph run ended: its invocation duration, as a top-level run's."""
+        m = self.m
+        ex = {"trace_id": trace_id, "span_id": span_id} if sampled and trace_id else None
+        err = m.error_type(error_type(error)) if error is not None else ""
+        observe(m.agent_duration(m.agent(run.agent), err), run.duration, ex)
 
     def handler_error(self, callback: str) -> None:
         self.m.handler_errors(callback).inc()
@@ -251,6 +263,10 @@ class NullMetricsSink:
         pass
 
     def handoff(self, run: Run) -> None:
+        pass
+
+    def sub_agent_ended(self, run: Run, error: BaseException | None, trace_id: str, span_id: str,
+                        sampled: bool) -> None:
         pass
 
     def handler_error(self, callback: str) -> None:

@@ -32,6 +32,7 @@ from agent_obs.graph_runs import (
     is_resume,
     route_destinations,
     serialized_name,
+    sub_agent,
 )
 from agent_obs.guard import RateLimitedLog
 from agent_obs.llm_results import apply_result, content_attributes, response_attributes
@@ -160,6 +161,8 @@ class AgentObserver(BaseCallbackHandler):
             node = metadata.get("langgraph_node") if metadata else None
             if node is not None and node == name and is_node_run(metadata, parent, tags):
                 self._start_node(run_id, name, parent, metadata)
+                if raw_parent is not parent:
+                    self._enter_graph(self._runs.get(run_id), raw_parent, metadata, tags)
                 return
             run = Run(run_id, RunKind.CHAIN, name, parent, self._clock())
             if tags and parent is not None and parent.kind is RunKind.NODE and has_seq_step_tag(tags):
@@ -233,6 +236,31 @@ class AgentObserver(BaseCallbackHandler):
             attributes[sc.LANGGRAPH_CHECKPOINT_NS] = run.checkpoint_ns
         self._begin(run, sc.SPAN_NODE.format(node=name), SpanKind.INTERNAL, attributes)
         self._metrics.node_started(run)
+
+    def _enter_graph(self, node: Run | None, graph_run: Run, metadata: dict[str, Any],
+                     tags: list[str] | None) -> None:
+        """A node of a graph nested in a node or tool: if the graph is a named sub-agent, the
+        node and everything under it belong to that agent, and the span of the node (or tool)
+        running the graph names it (no span of its own: that would be a duplicate level)."""
+        if node is None:
+            return
+        if not graph_run.is_agent:
+            name = sub_agent(graph_run, graph_run.parent, metadata, tags)
+            if name is None:
+                return
+            graph_run.is_agent = True
+            graph_run.agent = name
+            host = graph_run.parent
+            if host is not None and not host.is_agent:
+                host.is_agent = True  # the first sub-agent a node runs names its span
+                self._spans.set_attributes(host, {
+                    sc.GEN_AI_AGENT_NAME: name, sc.AGENT_PARENT: host.agent, sc.AGENT_ROOT: host.root.name})
+        node.agent = graph_run.agent
+
+    def _sub_agent_ended(self, run: Run, error: BaseException | None) -> None:
+        run.end_mono = self._clock()
+        trace_id, span_id, sampled = span_identity(run.parent) if run.parent is not None else ("", "", False)
+        self._metrics.sub_agent_ended(run, error, trace_id, span_id, sampled)
 
     def on_chat_model_start(self, serialized: dict[str, Any] | None, messages: list[list[Any]], *,
                             run_id: UUID, parent_run_id: UUID | None = None,
@@ -340,6 +368,8 @@ class AgentObserver(BaseCallbackHandler):
             if run is None:
                 return
             if run.kind is RunKind.CHAIN:
+                if run.is_agent:
+                    self._sub_agent_ended(run, None)
                 if run.router and run.parent is not None:
                     destinations = route_destinations(outputs)
                     if destinations:
@@ -439,7 +469,10 @@ class AgentObserver(BaseCallbackHandler):
         destinations = extract.handoff(error)
         if destinations is not None:
             # A handoff (Command.PARENT) is control flow: every run it passes through ends ok.
-            if run.kind is not RunKind.CHAIN:
+            if run.kind is RunKind.CHAIN:
+                if run.is_agent:
+                    self._sub_agent_ended(run, None)
+            else:
                 if destinations:
                     self._record_handoff(run, destinations)
                 self._finish(run, sc.OUTCOME_OK)
@@ -455,6 +488,8 @@ class AgentObserver(BaseCallbackHandler):
             # own error callbacks. An interrupt passing through still marks the run.
             if outcome == sc.OUTCOME_INTERRUPTED:
                 run.root.interrupted = True
+            if run.is_agent:
+                self._sub_agent_ended(run, error if outcome != sc.OUTCOME_INTERRUPTED else None)
             return
         run.error = error
         if run.first_chunk_mono and is_recording(run):

@@ -69,6 +69,8 @@ class Run:
         "response_model",
         "router",
         "handoff",
+        "agent",
+        "is_agent",
     )
 
     def __init__(self, run_id: UUID, kind: RunKind, name: str, parent: Run | None,
@@ -113,6 +115,10 @@ class Run:
         self.response_model: str | None = None
         self.router = False  # a chain run that may be a router: its output is a route
         self.handoff: tuple[str, ...] = ()  # where this node handed control (Command.PARENT)
+        # The agent this run belongs to: the top-level agent, or the named sub-agent whose
+        # graph it runs in (see ``graph_runs.sub_agent``); metric labels and log fields use it.
+        self.agent: str = parent.agent if parent is not None else name
+        self.is_agent = False  # a chain run that is a named sub-agent's graph run
 
     @property
     def duration(self) -> float:

@@ -88,6 +88,9 @@ HANDOFF_DESTINATIONS: Final = "langgraph.handoff.destinations"
 LANGGRAPH_HANDOFF_DESTINATION: Final = "langgraph.handoff.destination"
 
 # --- agent_obs attribute keys ----------------------------------------------------------
+# on the span of a node (or tool) that runs a named sub-agent, next to its gen_ai.agent.name
+AGENT_PARENT: Final = "agent_obs.agent.parent"
+AGENT_ROOT: Final = "agent_obs.agent.root"
 USAGE_ESTIMATED: Final = "agent_obs.usage.estimated"
 COST_USD: Final = "agent_obs.cost.usd"
 COST_UNKNOWN_MODEL: Final = "agent_obs.cost.unknown_model"
@@ -123,6 +126,7 @@ METRIC_HANDLER_ERRORS: Final = "agent_obs_handler_errors_total"
 METRIC_ABANDONED_RUNS: Final = "agent_obs_abandoned_runs_total"
 METRIC_DROPPED: Final = "agent_obs_dropped_total"
 METRIC_HANDOFFS: Final = "agent_obs_handoffs_total"
+METRIC_LLM_TOKENS: Final = "agent_obs_llm_tokens_total"
 
 # metric label names
 LABEL_OPERATION: Final = "gen_ai_operation_name"
@@ -186,7 +190,7 @@ METRICS: Final = {
     METRIC_AGENT_DURATION: (
         "histogram",
         (LABEL_AGENT_NAME, LABEL_ERROR_TYPE),
-        "Duration of top-level agent (graph) runs.",
+        "Duration of agent invocations: top-level runs and named sub-agents' graph runs.",
     ),
     METRIC_RUNS: ("counter", (LABEL_AGENT, LABEL_STATUS), "Top-level agent runs by outcome."),
     METRIC_NODE_DURATION: (
@@ -211,6 +215,11 @@ METRICS: Final = {
         "counter",
         (LABEL_AGENT, LABEL_REQUEST_MODEL),
         "Estimated LLM cost in US dollars from the price table.",
+    ),
+    METRIC_LLM_TOKENS: (
+        "counter",
+        (LABEL_AGENT, LABEL_REQUEST_MODEL, LABEL_TOKEN_TYPE),
+        "LLM tokens by the agent (top-level or sub-agent) that made the call.",
     ),
     METRIC_HANDLER_ERRORS: (
         "counter",
@@ -265,6 +274,7 @@ FIELD_ERROR_MESSAGE: Final = "error_message"
 FIELD_COST_USD: Final = "cost_usd"
 FIELD_THREAD_ID: Final = "thread_id"
 FIELD_HANDOFF_TO: Final = "handoff_to"
+FIELD_ROOT_AGENT: Final = "root_agent"
 
 # --- environment variables read by agent_obs -------------------------------------------
 ENV_CAPTURE_CONTENT: Final = "AGENT_OBS_CAPTURE_CONTENT"

@@ -67,7 +67,9 @@ def service_var():
 
 
 def agent_var():
-    return label_var("agent", "Agent", f"{sc.METRIC_RUNS}{{{SVC}}}", sc.LABEL_AGENT)
+    # Node durations name every agent that ran a node: top-level agents and named sub-agents
+    # (agent_obs_runs_total knows only the top-level ones).
+    return label_var("agent", "Agent", f"{count(sc.METRIC_NODE_DURATION)}{{{SVC}}}", sc.LABEL_AGENT)
 
 
 def model_var():

@@ -56,6 +56,34 @@ def build() -> dict[str, Any]:
                    [prom(quantile(q, sc.METRIC_RUN_STEPS, AGENT, sc.LABEL_AGENT), f"P{int(q * 100)} {{{{agent}}}}")
                     for q in (0.5, 0.95)],
                    unit="short", w=8, description="Graph steps per run; a climbing tail means loops."),
+        row("Per agent (top-level agents and named sub-agents)"),
+        timeseries("Cost per hour by agent",
+                   [prom(f"sum by ({sc.LABEL_AGENT}) (rate({sc.METRIC_LLM_COST}{{{AGENT}, {M}=~\"$model\"}}[{RI}])) * 3600",
+                         "{{agent}}")],
+                   unit="currencyUSD", stack=True, w=6,
+                   description="Estimated LLM spend (USD/hour) by the agent that made the calls: "
+                               "a supervisor and each of its workers apart."),
+        timeseries("Tokens per second by agent",
+                   [prom(f"sum by ({sc.LABEL_AGENT}, {sc.LABEL_TOKEN_TYPE}) "
+                         f"(rate({sc.METRIC_LLM_TOKENS}{{{AGENT}, {M}=~\"$model\"}}[{RI}]))",
+                         f"{{{{agent}}}} {{{{{sc.LABEL_TOKEN_TYPE}}}}}")],
+                   unit="suffix: tok/s", stack=True, w=6,
+                   description="Input and output tokens per second by the agent that made the LLM calls."),
+        timeseries("Tool error ratio by agent",
+                   [prom(ratio(f'{TOOL_SEL}, {sc.LABEL_ERROR_TYPE}!=""', TOOL_SEL, tool_count, sc.LABEL_AGENT_NAME),
+                         f"{{{{{sc.LABEL_AGENT_NAME}}}}}")],
+                   unit="percentunit", threshold=ERROR_RATIO, w=6,
+                   description="Failed tool calls per call, by the agent that called the tool."),
+        timeseries("Agent latency P95 by agent",
+                   [prom(quantile(0.95, sc.METRIC_AGENT_DURATION, f'{SVC}, {sc.LABEL_AGENT_NAME}=~"$agent"',
+                                  sc.LABEL_AGENT_NAME), f"{{{{{sc.LABEL_AGENT_NAME}}}}}", exemplar=True)],
+                   unit="s", w=6,
+                   description="95th percentile duration of each agent's invocations: top-level runs and "
+                               "each sub-agent's graph runs."),
+        stat("Handoffs", prom(_absent_as_zero(f"sum(increase({sc.METRIC_HANDOFFS}{{{AGENT}}}[$__range]))")),
+             unit="short", w=24,
+             description="Handoffs between agents (Command(graph=Command.PARENT)) in the selected range; "
+                         "by source and destination: agent_obs_handoffs_total in Explore."),
         row("LLM calls"),
         timeseries("Tokens per second by model and type",
                    [prom(f"sum by ({M}, {sc.LABEL_TOKEN_TYPE}) (rate({sc.METRIC_TOKEN_USAGE}_sum{{{MODEL}}}[{RI}]))",
@@ -119,9 +147,10 @@ def build() -> dict[str, Any]:
              description="Log records and other telemetry dropped (queue full, rejected, retries exhausted)."),
         row("Traces and logs"),
         traces_table("Recent agent runs (Tempo)",
-                     traceql(f'{{ span.{sc.GEN_AI_OPERATION_NAME} = "{sc.OP_INVOKE_AGENT}" '
-                             f'&& resource.service.name =~ "$service" && span.{sc.GEN_AI_AGENT_NAME} =~ "$agent" }}'),
-                     description="The latest agent runs; click a trace id to open the reasoning tree."),
+                     traceql(f'{{ span.{sc.GEN_AI_AGENT_NAME} =~ "$agent" '
+                             f'&& resource.service.name =~ "$service" }}'),
+                     description="The latest runs of the selected agents (top-level or sub-agents: both spans "
+                                 "carry gen_ai.agent.name); click a trace id to open the reasoning tree."),
         logs("Recent agent logs (Loki)",
              loki(f'{{service=~"$service"}} | json | {sc.FIELD_EVENT}=~"agent[.].+" | {sc.FIELD_AGENT}=~"$agent"'),
              description="agent_obs run, node, LLM and tool events; trace_id links to the trace."),
