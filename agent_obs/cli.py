@@ -33,6 +33,8 @@ def _build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the example service for Prometheus to scrape")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1,
+                       help="worker processes (default 1); with more, /metrics sums over all of them")
     return parser
 
 
@@ -52,9 +54,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             if not 0 < args.port < 65536:
                 raise CliError(f"--port must be between 1 and 65535, not {args.port}")
+            if args.workers < 1:
+                raise CliError(f"--workers must be at least 1, not {args.workers}")
             from agent_obs_example.serve import run_server
 
-            return run_server(host=args.host, port=args.port)
+            return run_server(host=args.host, port=args.port, workers=args.workers)
     except CliError as exc:
         print(f"agent-obs {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -28,11 +28,14 @@ _create_lock = threading.Lock()
 
 
 def get_or_create(registry: CollectorRegistry, name: str, kind: str, documentation: str,
-                  labelnames: tuple[str, ...] | list[str], buckets: tuple[float, ...] | None = None) -> Any:
+                  labelnames: tuple[str, ...] | list[str], buckets: tuple[float, ...] | None = None,
+                  multiprocess_mode: str | None = None) -> Any:
     """Return the collector called ``name`` in ``registry``, creating it if it is missing.
 
     Any component that shares a registry (observers, service_obs, the example service) uses
-    this for shared families, so registration order never matters.
+    this for shared families, so registration order never matters. ``multiprocess_mode``
+    (gauges only) says how prometheus_client's multiprocess mode merges the workers' values
+    (``livesum``, ``mostrecent``, ...); single-process services ignore it.
     """
     with _create_lock:
         existing = registry._names_to_collectors.get(name)  # noqa: SLF001 - no public lookup
@@ -43,13 +46,16 @@ def get_or_create(registry: CollectorRegistry, name: str, kind: str, documentati
         kwargs: dict[str, Any] = {"registry": registry}
         if buckets is not None:
             kwargs["buckets"] = buckets
+        if kind == "gauge" and multiprocess_mode is not None:
+            kwargs["multiprocess_mode"] = multiprocess_mode
         return cls(family_name, documentation, list(labelnames), **kwargs)
 
 
 def family(registry: CollectorRegistry, name: str) -> Any:
     """A family defined in ``semconv.METRICS``, from ``registry``."""
     kind, labels, documentation = sc.METRICS[name]
-    return get_or_create(registry, name, kind, documentation, labels, sc.METRIC_BUCKETS.get(name))
+    return get_or_create(registry, name, kind, documentation, labels, sc.METRIC_BUCKETS.get(name),
+                         sc.METRIC_MULTIPROCESS_MODES.get(name))
 
 
 class LabelCap:

@@ -140,6 +140,10 @@ def encode_spans_json(spans: Sequence[ReadableSpan]) -> str:
 class OtlpJsonFileExporter(SpanExporter):
     """Appends one OTLP JSON line per export call to a trace file.
 
+    Each line is written with a single ``write()`` to a file opened in append mode, so
+    several processes may share one trace file (worker processes of one service): lines
+    never interleave.
+
     Use it behind a ``BatchSpanProcessor`` so file I/O happens off the caller's thread. The
     parent folder is created on the first export, not at construction. With ``max_bytes``,
     a file that would grow past it is renamed to ``<path>.1`` (replacing an older one) and a
@@ -165,7 +169,7 @@ class OtlpJsonFileExporter(SpanExporter):
         self.dropped_spans = 0
         self._on_drop = on_drop
         self._lock = threading.Lock()
-        self._file: IO[str] | None = None
+        self._file: int | None = None  # a file descriptor opened with O_APPEND
         self._shutdown = False
         self._log = RateLimitedLog(_logger, self._LOG_INTERVAL_S)
 
@@ -189,19 +193,36 @@ class OtlpJsonFileExporter(SpanExporter):
         return SpanExportResult.SUCCESS
 
     def _write(self, line: str) -> None:
+        # One write() per batch on a file opened with O_APPEND: the kernel appends each call
+        # whole at the end of the file, so worker processes sharing the file (several
+        # workers, or a fork after set-up) never interleave or overwrite each other's lines.
         data = line.encode("utf-8")
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - kept open
+            self._file = _open_append(self.path)
         if self.max_bytes is not None:
-            size = self._file.tell()
-            if size > 0 and size + len(data) > self.max_bytes:
-                self._file.close()
-                self._file = None
-                os.replace(self.path, self.path.with_name(self.path.name + ".1"))
-                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115
-        self._file.write(line)
-        self._file.flush()
+            self._rotate_if_needed(len(data))
+        view = memoryview(data)
+        while view:
+            written = os.write(self._file, view)
+            view = view[written:]
+
+    def _rotate_if_needed(self, incoming: int) -> None:
+        assert self._file is not None
+        stat = os.fstat(self._file)
+        try:
+            current = os.stat(self.path)
+        except FileNotFoundError:
+            current = None
+        if current is None or (current.st_ino, current.st_dev) != (stat.st_ino, stat.st_dev):
+            os.close(self._file)  # another process rotated the file: follow it
+            self._file = _open_append(self.path)
+            stat = os.fstat(self._file)
+        if stat.st_size > 0 and stat.st_size + incoming > self.max_bytes:  # type: ignore[operator]
+            os.close(self._file)
+            self._file = None
+            os.replace(self.path, self.path.with_name(self.path.name + ".1"))
+            self._file = _open_append(self.path)
 
     def _drop(self, reason: str, count: int, exc: BaseException | None) -> None:
         self.dropped_spans += count
@@ -213,23 +234,21 @@ class OtlpJsonFileExporter(SpanExporter):
         self._log.warning("drop", "agent_obs: dropped %d spans for %s (%s): %s", count, self.path, reason, exc)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
-        try:
-            with self._lock:
-                if self._file is not None:
-                    self._file.flush()
-            return True
-        except Exception:  # noqa: BLE001
-            return False
+        return True  # every export is written through (unbuffered) before it returns
 
     def shutdown(self) -> None:
         with self._lock:
             self._shutdown = True
             if self._file is not None:
                 try:
-                    self._file.close()
-                except Exception:  # noqa: BLE001
+                    os.close(self._file)
+                except OSError:
                     pass
                 self._file = None
+
+
+def _open_append(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
 
 
 # --- reading ---------------------------------------------------------------------------

@@ -248,6 +248,13 @@ METRIC_BUCKETS: Final = {
     METRIC_RUN_STEPS: BUCKETS_RUN_STEPS,
 }
 
+# How prometheus_client's multiprocess mode (PROMETHEUS_MULTIPROC_DIR) merges each gauge over
+# worker processes: runs in progress are the sum over the workers alive now. Every gauge
+# in METRICS has an entry (a test checks it).
+METRIC_MULTIPROCESS_MODES: Final = {
+    METRIC_ACTIVE_RUNS: "livesum",
+}
+
 # --- log events and fields (loguru record["extra"]) ------------------------------------
 LOG_RUN_START: Final = "agent.run.start"
 LOG_RUN_END: Final = "agent.run.end"

@@ -58,13 +58,19 @@ SPECS: dict[str, tuple[str, tuple[str, ...], str, tuple[float, ...] | None]] = {
 }
 
 
+# How multiprocess mode merges each gauge over worker processes (see service_obs.multiprocess):
+# running optimizations add up over the live workers; the average is computed from the shared
+# database, so the value set last by any worker is the current one.
+GAUGE_MULTIPROCESS_MODES = {ACTIVE_OPTIMIZATIONS: "livesum", AVERAGE_IMPROVEMENT: "mostrecent"}
+
+
 class OptimizerMetrics:
     """Handles to every business metric family in one registry."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         made: dict[str, Any] = {
-            name: get_or_create(registry, name, kind, doc, labels, buckets)
+            name: get_or_create(registry, name, kind, doc, labels, buckets, GAUGE_MULTIPROCESS_MODES.get(name))
             for name, (kind, labels, doc, buckets) in SPECS.items()
         }
         self.requests = made[OPTIMIZER_REQUESTS]

@@ -4,6 +4,13 @@ Equivalent to ``uvicorn --factory agent_obs_example.serve:app_from_env --host 12
 --port 8000``. Settings come from ``AGENT_OBS_*`` variables (the same as the demo): with no
 ``AGENT_OBS_DREMIO_URL`` the local Dremio stand-in starts too; with no OTLP endpoint spans go
 to ``telemetry/traces.jsonl``. ``GET /metrics`` serves the Prometheus exposition.
+
+With ``workers > 1`` uvicorn starts that many worker processes (``uvicorn --workers N``) and
+``GET /metrics`` reports the sum over all of them (prometheus_client's multiprocess mode, in
+``PROMETHEUS_MULTIPROC_DIR`` when it is set, else in a temporary directory made and removed
+here); every worker writes to the same trace file. Each worker keeps its own in-memory
+checkpoints, so a decision on a paused run must reach the worker that paused it: run
+approvals with one worker, or give the graph a shared checkpointer.
 """
 
 from __future__ import annotations
@@ -18,11 +25,38 @@ def app_from_env() -> Any:
     return create_app()
 
 
-def run_server(host: str = "127.0.0.1", port: int = 8000) -> int:
+def run_server(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
     """Serve until interrupted; returns the process exit code."""
     import uvicorn
 
+    if workers > 1:
+        return _run_workers(host, port, workers)
     config = uvicorn.Config(app_from_env(), host=host, port=port, log_level="info", lifespan="on")
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 1
+
+
+def _run_workers(host: str, port: int, workers: int) -> int:
+    import os
+    import shutil
+    import tempfile
+
+    import uvicorn
+
+    from service_obs.multiprocess import ENV_MULTIPROC_DIR, multiprocess_dir, prepare_directory
+
+    made = None
+    path = multiprocess_dir()
+    if path is None:
+        path = made = tempfile.mkdtemp(prefix="agent-obs-metrics-")
+    prepare_directory(path)
+    # Set before uvicorn spawns the workers: prometheus_client reads it when a worker imports it.
+    os.environ[ENV_MULTIPROC_DIR] = path
+    try:
+        uvicorn.run("agent_obs_example.serve:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="info", lifespan="on")
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+    return 0

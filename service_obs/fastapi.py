@@ -13,7 +13,12 @@
   status_code}`` and ``http_server_request_duration_seconds{method,route,status_code}``, the
   latter with trace exemplars.
 - ``GET /metrics`` serves ``obs.registry`` with content negotiation (OpenMetrics with
-  exemplars when Prometheus asks for it, classic text otherwise).
+  exemplars when Prometheus asks for it, classic text otherwise). With several worker
+  processes and ``PROMETHEUS_MULTIPROC_DIR`` set, it serves the sum over all workers
+  instead (``service_obs.multiprocess``; no exemplars in that mode).
+- On the ASGI lifespan shutdown, ``obs.flush()`` runs before the server is told the app has
+  stopped: workers of ``uvicorn --workers N`` exit without ``atexit`` handlers, so spans and
+  log records still queued would otherwise be lost at every worker stop.
 
 Call it before the app starts serving. ``uninstrument()`` on the returned handle (also run by
 ``obs.shutdown()``) removes the middleware, the route and the instrumentation.
@@ -21,13 +26,16 @@ Call it before the app starts serving. ``uninstrument()`` on the returned handle
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from agent_obs.metrics import Children, LabelCap, get_or_create
 from service_obs._records import current_trace_ids
 from service_obs.metrics_endpoint import render_metrics
+from service_obs.multiprocess import exposition_registry
 
 _log = logging.getLogger(__name__)
 
@@ -40,15 +48,21 @@ INTERNAL_SPANS = ("send", "receive")  # the ASGI instrumentation's per-message s
 
 
 class _RedMetricsMiddleware:
-    """Pure ASGI middleware: request count and duration by method, route template, status."""
+    """Pure ASGI middleware: request count and duration by method, route template, status;
+    and a flush of the telemetry on the lifespan shutdown, before the server reports it done."""
 
-    def __init__(self, app: Any, *, requests: Any, duration: Any, route_limit: int = 200) -> None:
+    def __init__(self, app: Any, *, requests: Any, duration: Any, route_limit: int = 200,
+                 on_shutdown: Callable[[], Any] | None = None) -> None:
         self.app = app
         self.requests = Children(requests)
         self.duration = Children(duration)
         self.route_cap = LabelCap(route_limit)
+        self.on_shutdown = on_shutdown
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan" and self.on_shutdown is not None:
+            await self.app(scope, receive, self._lifespan_send(send))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -64,6 +78,21 @@ class _RedMetricsMiddleware:
             await self.app(scope, receive, send_wrapper)
         finally:
             self._record(scope, status["code"], time.perf_counter() - start)
+
+    def _lifespan_send(self, send: Any) -> Any:
+        on_shutdown = self.on_shutdown
+
+        async def lifespan_send(message: dict[str, Any]) -> None:
+            if message["type"] in ("lifespan.shutdown.complete", "lifespan.shutdown.failed"):
+                # A worker of `uvicorn --workers` exits right after this without running
+                # atexit: whatever is still queued must leave now.
+                try:
+                    await asyncio.to_thread(on_shutdown)
+                except Exception:  # noqa: BLE001 - the server's shutdown goes on
+                    _log.warning("could not flush telemetry on shutdown", exc_info=True)
+            await send(message)
+
+        return lifespan_send
 
     def _record(self, scope: dict[str, Any], status_code: int, seconds: float) -> None:
         try:
@@ -131,13 +160,16 @@ def instrument_app(
     if metrics_path:
         from starlette.responses import Response
 
+        served = exposition_registry(registry)
+
         async def metrics(request: Any) -> Any:
-            body, content_type = render_metrics(registry, request.headers.get("accept"))
+            body, content_type = render_metrics(served, request.headers.get("accept"))
             return Response(content=body, headers={"Content-Type": content_type})
 
         app.add_route(metrics_path, metrics, methods=["GET"], include_in_schema=False)
         route = app.router.routes[-1]
-    middleware = Middleware(_RedMetricsMiddleware, requests=requests, duration=duration)
+    flush = getattr(obs, "flush", None)
+    middleware = Middleware(_RedMetricsMiddleware, requests=requests, duration=duration, on_shutdown=flush)
     app.user_middleware.insert(0, middleware)
     app.middleware_stack = None
     if send_receive_spans is None:

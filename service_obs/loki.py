@@ -14,7 +14,8 @@ errors are retried with exponential backoff and jitter, honouring ``Retry-After`
 are dropped. When the queue is full the oldest record is dropped. Every dropped record is
 counted in ``agent_obs_dropped_total{signal="logs",reason=...}`` with reasons ``queue_full``,
 ``rejected`` (4xx), ``retries_exhausted``, ``shutdown`` and ``error`` (a record that could
-not be serialised). Problems are reported through
+not be serialised). A process forked after the sink was made (gunicorn ``--preload``) gets
+its own worker thread and an empty queue. Problems are reported through
 stdlib ``logging`` at most once a minute, never through loguru (that would feed the sink).
 """
 
@@ -25,11 +26,13 @@ import email.utils
 import gzip
 import json
 import logging
+import os
 import random
 import threading
 import time
 import urllib.error
 import urllib.request
+import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -140,6 +143,34 @@ class LokiSink:
         self.failed_attempts = 0  # pushes that failed and were retried or given up on
         self._thread = threading.Thread(target=self._run, name="agent-obs-loki", daemon=True)
         self._thread.start()
+        if hasattr(os, "register_at_fork"):
+            after_fork = weakref.WeakMethod(self._after_fork_in_child)
+
+            def _after_in_child() -> None:
+                method = after_fork()
+                if method is not None:
+                    method()
+
+            os.register_at_fork(after_in_child=_after_in_child)
+
+    def _after_fork_in_child(self) -> None:
+        """A forked child gets no worker thread and maybe locks held by a parent thread:
+        make new ones, and an empty queue (the parent sends what it had queued)."""
+        stopped = self._stopping.is_set()
+        self._queue = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._idle = threading.Condition(self._lock)
+        self._in_flight = 0
+        self._deadline = None
+        self.sent_records = 0
+        self.failed_attempts = 0
+        self._thread = threading.Thread(target=self._run, name="agent-obs-loki", daemon=True)
+        if stopped:
+            self._stopping.set()
+        else:
+            self._thread.start()
 
     # --- caller side -------------------------------------------------------------------
     def __call__(self, message: Any) -> None:

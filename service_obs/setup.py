@@ -24,6 +24,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -36,6 +37,7 @@ from prometheus_client import CollectorRegistry
 
 from agent_obs import semconv as sc
 from agent_obs.metrics import family
+from service_obs.forksafe import PerProcessExporter
 from service_obs.logging import LoggingHandle, install_logging
 from service_obs.settings import ObservabilitySettings
 
@@ -50,6 +52,7 @@ _log = logging.getLogger(__name__)
 # OTEL_BSP_SCHEDULE_DELAY still win when set.
 SPAN_BATCH_SIZE = 64
 SPAN_SCHEDULE_DELAY_MS = 500
+SHUTDOWN_TIMEOUT = 10.0  # seconds, for shutdown() and flush() alike
 
 
 class Observability:
@@ -99,7 +102,29 @@ class Observability:
                 raise RuntimeError("observability has been shut down")
             self._undo.append(undo)
 
-    def shutdown(self, timeout: float = 10.0) -> None:
+    def flush(self, timeout: float = SHUTDOWN_TIMEOUT) -> bool:
+        """Export finished spans and send queued log records now, within ``timeout`` seconds.
+
+        The handle stays usable. For the moments a process is about to end without running
+        ``atexit`` (a worker of ``uvicorn --workers``): ``instrument_app`` calls it on the ASGI
+        lifespan shutdown, ``service_obs.gunicorn_hooks`` at worker exit. True when both
+        finished in time; after ``shutdown()`` it does nothing and returns True.
+        """
+        with self._lock:
+            if self._shut:
+                return True
+        deadline = time.monotonic() + max(0.0, timeout)
+        spans_done = _start_in_thread(self.tracer_provider.force_flush)
+        logs_ok = True
+        loki = self.logging.loki if self.logging is not None else None
+        if loki is not None:
+            logs_ok = loki.flush(max(0.0, deadline - time.monotonic()))
+        spans_ok = spans_done.wait(max(0.0, deadline - time.monotonic()))
+        if not spans_ok:
+            _log.warning("span export did not finish within the flush deadline")
+        return spans_ok and logs_ok
+
+    def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
         """Flush spans and logs within ``timeout`` seconds in total and undo setup; idempotent.
 
         Order: instrumentations added later (apps, engines), outbound HTTP, then the span
@@ -111,6 +136,7 @@ class Observability:
                 return
             self._shut = True
             undo = list(self._undo)
+        _live.discard(self)
         deadline = time.monotonic() + max(0.0, timeout)
         for step in reversed(undo):
             _guarded(step)
@@ -123,6 +149,30 @@ class Observability:
         if not spans_done.wait(max(0.0, deadline - time.monotonic())):
             _log.warning("span export did not finish within the shutdown deadline")
         # set_tracer_provider cannot be undone; a global provider stays, shut down.
+
+
+_live: "weakref.WeakSet[Observability]" = weakref.WeakSet()
+
+
+def live_handles() -> list[Observability]:
+    """The handles ``setup_observability`` made in this process that are not shut down yet."""
+    return list(_live)
+
+
+def flush_all(timeout: float = SHUTDOWN_TIMEOUT) -> bool:
+    """``flush()`` every live handle of this process within ``timeout`` seconds in total."""
+    deadline = time.monotonic() + max(0.0, timeout)
+    ok = True
+    for handle in live_handles():
+        ok = handle.flush(max(0.0, deadline - time.monotonic())) and ok
+    return ok
+
+
+def shutdown_all(timeout: float = SHUTDOWN_TIMEOUT) -> None:
+    """``shutdown()`` every live handle of this process within ``timeout`` seconds in total."""
+    deadline = time.monotonic() + max(0.0, timeout)
+    for handle in live_handles():
+        handle.shutdown(max(0.0, deadline - time.monotonic()))
 
 
 def _guarded(step: Callable[[], Any]) -> None:
@@ -180,7 +230,8 @@ def setup_observability(
     obs = Observability(settings, provider, registry, logger)
     try:
         if settings.enable_tracing:
-            exporter = span_exporter if span_exporter is not None else _default_exporter(settings, registry)
+            exporter = span_exporter if span_exporter is not None else PerProcessExporter(
+                lambda: _default_exporter(settings, registry))
             provider.add_span_processor(_batch_processor(exporter))
         for processor in span_processors:
             provider.add_span_processor(processor)
@@ -195,6 +246,7 @@ def setup_observability(
     except Exception:
         obs.shutdown(0.0)
         raise
+    _live.add(obs)
     return obs
 
 

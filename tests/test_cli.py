@@ -43,3 +43,10 @@ def test_help_lists_the_three_commands():
     assert done.returncode == 0
     for command in ("demo", "replay", "serve"):
         assert command in done.stdout
+
+
+def test_serve_rejects_fewer_than_one_worker(capsys):
+    from agent_obs.cli import main
+
+    assert main(["serve", "--workers", "0"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err

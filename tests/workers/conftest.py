@@ -1,0 +1,8 @@
+"""Helpers for tests that run the service in real worker processes (uvicorn, gunicorn)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -1,0 +1,187 @@
+"""Start a real server process group for a test, talk to it, and always stop it.
+
+Every wait has a deadline; ``ServerProcess.kill()`` (run by the ``with`` block) ends the
+whole process group, so no worker outlives its test.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from polling import wait_for
+from prometheus_client.parser import text_string_to_metric_families
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+
+class ServerProcess:
+    def __init__(self, cmd: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in kill()
+        self.proc = subprocess.Popen(cmd, env=env, cwd=HERE, stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def terminate(self, timeout: float = 40.0) -> int:
+        """SIGTERM to the supervisor/master, then wait for the whole group to exit."""
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout)
+        wait_for(lambda: not _group_alive(self.proc.pid), timeout=timeout, interval=0.05,
+                 what="every worker process exited")
+        return code
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(10)
+        finally:
+            self._log.close()
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.kill()
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    # zombies of the group count as gone
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                return True
+    return False
+
+
+def get(url: str, timeout: float = 10.0, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def wait_ready(server: ServerProcess, url: str, timeout: float = 60.0) -> None:
+    def ready() -> bool:
+        if not server.alive():
+            raise AssertionError(f"server exited:\n{server.log()}")
+        try:
+            return get(url, timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    wait_for(ready, timeout=timeout, interval=0.1, what=f"{url} answering")
+
+
+def send_work(base: str, seqs: list[int], threads: int = 4) -> list[dict[str, Any]]:
+    """``GET /work?seq=N`` for each N, a few at a time, each on a new connection.
+
+    A worker that is stopping (``--max-requests``) closes connections it accepted but has not
+    read a request from yet; such a request was never served, so it is sent again (a request
+    served twice would show as a duplicate ``seq`` in the spans and logs the tests check).
+    """
+    def one(seq: int) -> dict[str, Any]:
+        for _ in range(5):
+            try:
+                status, body = get(f"{base}/work?seq={seq}")
+            except (ConnectionResetError, http.client.RemoteDisconnected):
+                continue
+            assert status == 200, (seq, status, body[:500])
+            return json.loads(body)
+        raise AssertionError(f"request {seq} was refused five times")
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(one, seqs))
+
+
+def scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """One ``/metrics`` scrape: (sample name, sorted labels) -> value."""
+    status, body = get(f"{base}/metrics")
+    assert status == 200, body[:500]
+    out = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return out
+
+
+def value(samples: dict[tuple[str, tuple[tuple[str, str], ...]], Any], name: str, **labels: str) -> float:
+    """The sum of ``name`` over the samples whose labels include ``labels``."""
+    return sum(v for (n, ls), v in samples.items()
+               if n == name and all(dict(ls).get(k) == want for k, want in labels.items()))
+
+
+def server_env(tmp: Path, loki_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a test server: multiprocess dir, trace file, Loki, slow batches.
+
+    Span batches every 30 s and Loki batches every 30 s: whatever the test sees before the
+    server stops would have been sent by a timer anyway; what arrives after a stop was
+    flushed by the stop.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("AGENT_OBS_", "OTEL_", "PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir"))}
+    (tmp / "multiproc").mkdir(exist_ok=True)
+    env.update({
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "multiproc"),
+        "AGENT_OBS_TRACE_FILE": str(tmp / "traces.jsonl"),
+        "AGENT_OBS_LOG_FILE": "",
+        "AGENT_OBS_LOG_TO_CONSOLE": "false",
+        "AGENT_OBS_LOKI_ENDPOINT": loki_url,
+        "AGENT_OBS_LOKI_FLUSH_INTERVAL": "30",
+        "AGENT_OBS_INSTRUMENT_HTTP": "false",
+        "OTEL_BSP_SCHEDULE_DELAY": "30000",
+        "PYTHONPATH": str(HERE) + os.pathsep + env.get("PYTHONPATH", ""),
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra)
+    return env
+
+
+def server_spans(trace_file: Path, name: str) -> list[dict[str, Any]]:
+    """Spans called ``name`` in an OTLP JSON trace file; every line must be one whole request."""
+    spans = []
+    for number, line in enumerate(trace_file.read_text().splitlines(), 1):
+        request = json.loads(line)  # a torn or interleaved line fails here
+        assert set(request) == {"resourceSpans"}, f"line {number}: {line[:200]}"
+        for rs in request["resourceSpans"]:
+            for ss in rs["scopeSpans"]:
+                spans.extend(s for s in ss["spans"] if s["name"] == name)
+    return spans
+
+
+def attribute(span: dict[str, Any], key: str) -> Any:
+    for attr in span.get("attributes", []):
+        if attr["key"] == key:
+            value = attr["value"]
+            return next(iter(value.values()))
+    return None

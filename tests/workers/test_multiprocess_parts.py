@@ -1,0 +1,95 @@
+"""The parts behind multi-worker services, each on its own: gauge modes, the shared trace
+file, the exposition in multiprocess mode (in a child process, where the mode is chosen)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from opentelemetry.sdk.trace import TracerProvider
+
+from agent_obs import semconv as sc
+from agent_obs.otlp_json import OtlpJsonFileExporter
+
+
+def test_every_gauge_has_a_multiprocess_mode_that_keeps_its_meaning():
+    from agent_obs_example import metrics as example
+
+    gauges = [name for name, (kind, *_rest) in sc.METRICS.items() if kind == "gauge"]
+    assert gauges and set(gauges) == set(sc.METRIC_MULTIPROCESS_MODES)
+    assert sc.METRIC_MULTIPROCESS_MODES[sc.METRIC_ACTIVE_RUNS] == "livesum"
+    example_gauges = {name for name, (kind, *_rest) in example.SPECS.items() if kind == "gauge"}
+    assert example_gauges == set(example.GAUGE_MULTIPROCESS_MODES)
+    assert example.GAUGE_MULTIPROCESS_MODES[example.ACTIVE_OPTIMIZATIONS] == "livesum"
+
+
+def test_gauge_families_are_created_with_their_mode(registry):
+    from agent_obs.metrics import family
+
+    gauge = family(registry, sc.METRIC_ACTIVE_RUNS)
+    assert gauge._multiprocess_mode == "livesum"  # noqa: SLF001 - what prometheus_client merges by
+
+
+def test_processes_sharing_a_trace_file_never_interleave_lines(tmp_path: Path):
+    """Two forked processes append large batches to one file at once: every line is whole."""
+    path = tmp_path / "traces.jsonl"
+    provider = TracerProvider()
+    tracer = provider.get_tracer("t")
+    spans = []
+    for i in range(40):
+        with tracer.start_as_current_span(f"s{i}", attributes={"pad": "x" * 4000}) as span:
+            pass
+        spans.append(span)
+    exporter = OtlpJsonFileExporter(path)
+    children = []
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            code = 0
+            try:
+                for _ in range(25):
+                    exporter.export(spans)  # ~170 kB per line, many write() calls if buffered
+            except BaseException:  # noqa: BLE001
+                code = 1
+            os._exit(code)
+        children.append(pid)
+    for pid in children:
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    lines = path.read_text().splitlines()
+    assert len(lines) == 50
+    for line in lines:
+        assert len(json.loads(line)["resourceSpans"][0]["scopeSpans"][0]["spans"]) == 40
+
+
+def test_multiprocess_exposition_sums_processes_and_clears_dead_live_gauges(tmp_path: Path):
+    """In a child with PROMETHEUS_MULTIPROC_DIR: the served registry merges the files of two
+    processes; live gauges of a process that is gone are cleared at the scrape."""
+    script = r'''
+import os, sys
+from prometheus_client import CollectorRegistry, generate_latest
+from agent_obs.metrics import metrics_for
+from service_obs.multiprocess import exposition_registry, is_multiprocess
+assert is_multiprocess()
+registry = CollectorRegistry()
+m = metrics_for(registry)
+pid = os.fork()
+if pid == 0:
+    m.runs("a", "ok").inc(2)
+    m.active_runs("a").inc()
+    os._exit(0)
+os.waitpid(pid, 0)
+m.runs("a", "ok").inc(3)
+m.active_runs("a").inc()
+text = generate_latest(exposition_registry(registry)).decode()
+sys.stdout.write(text)
+'''
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert 'agent_obs_runs_total{agent="a",status="ok"} 5.0' in out
+    assert 'agent_obs_active_runs{agent="a"} 1.0' in out  # the child's run no longer counts
+    assert f'pid="{os.getpid()}"' not in out and "process_resident_memory_bytes{pid=" in out
