@@ -79,3 +79,14 @@ def test_rig_factories_build_working_observers(tracer_provider, span_exporter):
         assert counting.spans < 40 * AGENT_OBS_SPANS  # 10% head sampling: whole traces or nothing
     finally:
         plug["shutdown"]()
+
+
+def test_multiprocess_cost_script_prices_mmap_writes_against_single_process_values():
+    import multiprocess_cost
+
+    result = multiprocess_cost.run(quick=True)
+    assert set(result["results"]) == {"counter inc", "gauge inc", "histogram observe"}
+    for numbers in result["results"].values():
+        assert numbers["single_process_us"] > 0 and numbers["multiprocess_us"] > 0
+    assert result["writes_per_invoke"] > 25  # at least one value per span's observation
+    assert "mmap'd values" in multiprocess_cost.markdown(result)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from polling import wait_for
 from receivers import LokiReceiver
 from servers import (BIN, ServerProcess, attribute, scrape, send_work, server_env, server_spans, value,
                      wait_ready)
@@ -27,6 +26,19 @@ from service_obs.fastapi import METRIC_HTTP_SERVER_REQUESTS
 N = 40
 SCRAPES = 8
 ROUTE = "/work"
+
+
+def _documented_gunicorn_config(tmp: Path) -> Path:
+    """The guide's gunicorn.conf.py, as written, so the documented config is the tested one."""
+    from docs_helpers import DOCS, fenced_blocks
+
+    text = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    line = text.count("\n", 0, text.index("<!-- gunicorn-config -->")) + 1
+    n, lang, body = next(b for b in fenced_blocks(text) if b[0] > line)
+    assert (n, lang) == (line + 1, "python")
+    path = tmp / "gunicorn.conf.py"
+    path.write_text(body + "\n")
+    return path
 
 
 def _free_port() -> int:
@@ -94,10 +106,10 @@ def test_gunicorn_preload_restarted_workers_exact_metrics_and_nothing_lost(tmp_p
     base = f"http://127.0.0.1:{port}"
     max_requests = 12
     with LokiReceiver() as loki, ServerProcess(
-        [str(BIN / "gunicorn"), "workers_app:create_app()", "--preload", "--workers", "2",
-         "--worker-class", "uvicorn_worker.UvicornWorker", "--bind", f"127.0.0.1:{port}",
-         "--config", "python:service_obs.gunicorn_hooks", "--max-requests", str(max_requests),
-         "--graceful-timeout", "20", "--no-control-socket", "--log-level", "warning"],
+        # the documented config (preload, uvicorn workers, the hooks); the command line wins
+        [str(BIN / "gunicorn"), "workers_app:create_app()", "--config", str(_documented_gunicorn_config(tmp_path)),
+         "--workers", "2", "--bind", f"127.0.0.1:{port}", "--max-requests", str(max_requests),
+         "--max-requests-jitter", "0", "--no-control-socket", "--log-level", "warning"],
         server_env(tmp_path, loki.url), tmp_path / "server.log",
     ) as server:
         wait_ready(server, f"{base}/health")
