@@ -39,13 +39,17 @@ def mmap_values(path: str) -> Iterator[None]:
     """
     from prometheus_client import values
 
-    saved = values.ValueClass
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    saved, saved_env = values.ValueClass, os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path  # read when each value opens its file
     values.ValueClass = values.MultiProcessValue()
     try:
         yield
     finally:
         values.ValueClass = saved
+        if saved_env is None:
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = saved_env
 
 
 def primitives(mode: str, path: str) -> dict[str, Callable[[], Any]]:

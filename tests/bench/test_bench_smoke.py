@@ -84,7 +84,9 @@ def test_rig_factories_build_working_observers(tracer_provider, span_exporter):
 def test_multiprocess_cost_script_prices_mmap_writes_against_single_process_values():
     import multiprocess_cost
 
+    before = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     result = multiprocess_cost.run(quick=True)
+    assert os.environ.get("PROMETHEUS_MULTIPROC_DIR") == before  # later subprocesses stay single-process
     assert set(result["results"]) == {"counter inc", "gauge inc", "histogram observe"}
     for numbers in result["results"].values():
         assert numbers["single_process_us"] > 0 and numbers["multiprocess_us"] > 0
