@@ -164,6 +164,7 @@ class LokiSink:
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
         self._deadline = None
+        self._problems = RateLimitedLog(_log)
         self.sent_records = 0
         self.failed_attempts = 0
         self._thread = threading.Thread(target=self._run, name="agent-obs-loki", daemon=True)
