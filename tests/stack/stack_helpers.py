@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from contextlib import ExitStack
 from typing import Any, Iterator
 
 import yaml
@@ -183,3 +184,32 @@ def _decode(raw: bytes) -> Any:
         return json.loads(raw)
     except ValueError:
         return raw.decode(errors="replace")
+
+
+# --- servers the tests start --------------------------------------------------------------
+def start_process(stack: ExitStack, cmd: list[str], log_path: Path, **kwargs: Any) -> subprocess.Popen:
+    """Start a server with its output in ``log_path``; the exit stack stops it (TERM, then KILL)."""
+    log = open(log_path, "wb")  # noqa: SIM115 - closed by the exit stack
+    stack.callback(log.close)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, **kwargs)
+
+    def stop() -> None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    stack.callback(stop)
+    return proc
+
+
+def ready(url: str, proc: subprocess.Popen, log_path: Path) -> bool:
+    """Whether ``url`` answers 200; fails at once with the log's tail if the server exited."""
+    if proc.poll() is not None:
+        raise AssertionError(f"{proc.args[0]} exited: {log_path.read_text(errors='replace')[-3000:]}")
+    try:
+        return http_json(url, timeout=2)[0] == 200
+    except OSError:
+        return False

@@ -2,7 +2,9 @@
 
 agent_obs.semconv.METRICS, the example's ``agent_obs_example.metrics.SPECS``, service_obs's
 HTTP and database families, prometheus_client's process collector, and Prometheus's own
-``up``. Histograms contribute ``_bucket``, ``_sum`` and ``_count``.
+``up``, and what Tempo's metrics generator remote-writes (span metrics, service graph; read
+back from a real Tempo in test_stack_servers.py). Histograms contribute ``_bucket``, ``_sum``
+and ``_count``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,16 @@ def _expand(name: str, kind: str) -> set[str]:
     if kind == "histogram":
         return {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
     return {name}
+
+
+# Tempo's metrics generator (tempo/tempo.yaml: span-metrics and service-graphs processors).
+TEMPO_GENERATED = {
+    "traces_spanmetrics_calls_total": "counter", "traces_spanmetrics_size_total": "counter",
+    "traces_spanmetrics_latency": "histogram", "traces_service_graph_request_total": "counter",
+    "traces_service_graph_request_failed_total": "counter",
+    "traces_service_graph_request_server_seconds": "histogram",
+    "traces_service_graph_request_client_seconds": "histogram",
+}
 
 
 def known_metric_names() -> set[str]:
@@ -33,6 +45,8 @@ def known_metric_names() -> set[str]:
     for hist in (so_fastapi.METRIC_HTTP_SERVER_DURATION, so_http.METRIC_HTTP_CLIENT_DURATION,
                  so_sql.METRIC_DB_QUERY_DURATION):
         names |= _expand(hist, "histogram")
+    for name, kind in TEMPO_GENERATED.items():
+        names |= _expand(name, kind)
     registry = CollectorRegistry()
     ProcessCollector(registry=registry)
     names |= {s.name for family in registry.collect() for s in family.samples}

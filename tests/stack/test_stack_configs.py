@@ -67,9 +67,23 @@ def test_tempo_receives_otlp_stores_locally_and_generates_metrics():
     generator = cfg["metrics_generator"]
     (remote,) = generator["storage"]["remote_write"]
     assert remote["url"] == "http://prometheus:9090/api/v1/write" and remote["send_exemplars"]
-    processors = cfg["overrides"]["defaults"]["metrics_generator"]["processors"]
-    assert {"service-graphs", "span-metrics"} <= set(processors)
+    overrides = cfg["overrides"]["defaults"]["metrics_generator"]
+    assert {"service-graphs", "span-metrics"} <= set(overrides["processors"])
+    assert overrides["trace_id_label_name"] == "trace_id"  # what Grafana's exemplar link reads
     assert "search" in cfg["query_frontend"]
+
+
+def test_tempo_config_is_tempo_3_shaped():
+    """Tempo 3 refuses the 2.x blocks (`field ingester not found in type app.Config`)."""
+    cfg = _yaml("tempo/tempo.yaml")
+    assert not {"ingester", "compactor", "ingester_client", "metrics_generator_client"} & set(cfg)
+    assert "traces_storage" not in cfg["metrics_generator"]
+    assert "local-blocks" not in cfg["overrides"]["defaults"]["metrics_generator"]["processors"]
+    assert cfg["backend_worker"]["compaction"]["block_retention"] == "168h"
+    for path in (cfg["live_store"]["wal"]["path"], cfg["live_store"]["shutdown_marker_dir"],
+                 cfg["storage"]["trace"]["wal"]["path"], cfg["storage"]["trace"]["local"]["path"],
+                 cfg["metrics_generator"]["storage"]["path"]):
+        assert path.startswith("/var/tempo/"), path  # the tempo-data volume
 
 
 def test_loki_keeps_structured_metadata_on_a_schema_that_supports_it():
@@ -121,6 +135,16 @@ def test_compose_pins_images_has_healthchecks_and_mounts_files_that_exist():
             assert dep in services
 
 
+def test_compose_pins_the_proven_majors_and_health_checks_distroless_images():
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    tags = {name: svc["image"].rsplit(":", 1)[1] for name, svc in services.items()}
+    assert tags["tempo"].startswith("3.0.") and tags["loki"].startswith("3.7.")
+    assert tags["prometheus"].startswith("v3.") and tags["grafana"].startswith("12.")
+    # Tempo 3 and Loki >= 3.5.8 images have no shell or wget: each binary checks its own /ready.
+    assert services["tempo"]["healthcheck"]["test"][:3] == ["CMD", "/tempo", "-health"]
+    assert services["loki"]["healthcheck"]["test"][:3] == ["CMD", "/usr/bin/loki", "-health"]
+
+
 def test_compose_grafana_has_no_default_credentials_or_anonymous_access():
     """Regression for seed defect 18 (admin/admin, anonymous access on)."""
     env = yaml.safe_load(COMPOSE.read_text())["services"]["grafana"]["environment"]
@@ -133,7 +157,7 @@ def test_compose_wires_the_service_to_tempo_loki_and_prometheus():
     cfg = yaml.safe_load(COMPOSE.read_text())
     services = cfg["services"]
     env = services["optimizer"]["environment"]
-    assert env["AGENT_OBS_TEMPO_ENDPOINT"] == "http://tempo:4317"
+    assert env["AGENT_OBS_TEMPO_ENDPOINT"] == "${OPTIMIZER_OTLP_ENDPOINT:-http://tempo:4317}"
     assert env["AGENT_OBS_LOKI_ENDPOINT"] == "http://loki:3100"
     prom_cfg = _yaml("prometheus/prometheus.yml")
     targets = [t for j in prom_cfg["scrape_configs"] for sc in j["static_configs"] for t in sc["targets"]]

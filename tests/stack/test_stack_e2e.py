@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import subprocess
 import threading
 import time
 import urllib.parse
@@ -32,8 +31,8 @@ import pytest
 import yaml
 
 from stack_helpers import (REPO, RULES_DIR, alert_rules, dashboard_queries, free_port, http_json,
-                           load_dashboards, parse_queries, require_binary, substitute,
-                           variable_values, wait_for)
+                           load_dashboards, parse_queries, ready, require_binary, start_process,
+                           substitute, variable_values, wait_for)
 
 SERVICE = "optimizer-agent"
 LLM_OUTAGE = threading.Event()
@@ -176,32 +175,6 @@ class Stack:
                  what=f"{scrapes} Prometheus scrape(s) after the traffic")
 
 
-def _start_process(stack: ExitStack, cmd: list[str], log_path: Path) -> subprocess.Popen:
-    log = open(log_path, "wb")  # noqa: SIM115 - closed by the exit stack
-    stack.callback(log.close)
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-
-    def stop() -> None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-    stack.callback(stop)
-    return proc
-
-
-def _ready(url: str, proc: subprocess.Popen, log_path: Path) -> bool:
-    if proc.poll() is not None:
-        raise AssertionError(f"{proc.args[0]} exited: {log_path.read_text(errors='replace')[-3000:]}")
-    try:
-        return http_json(url, timeout=2)[0] == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory):
     prometheus = require_binary("prometheus")
@@ -247,7 +220,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         am_port = free_port()
         (tmp / "alertmanager.yml").write_text(yaml.safe_dump(_alertmanager_config(webhook.port)))
         am_log = tmp / "alertmanager.log"
-        am = _start_process(es, [
+        am = start_process(es, [
             alertmanager, f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am-data'}",
             f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=", "--log.level=warn",
         ], am_log)
@@ -258,14 +231,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
             (tmp / "rules" / path.name).write_text(_test_rules(path.read_text()))
         (tmp / "prometheus.yml").write_text(yaml.safe_dump(_prometheus_config(app_port, prom_port, am_port)))
         prom_log = tmp / "prometheus.log"
-        prom = _start_process(es, [
+        prom = start_process(es, [
             prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'prom-data'}",
             f"--web.listen-address=127.0.0.1:{prom_port}", "--enable-feature=exemplar-storage",
             "--rules.alert.resend-delay=1s", "--log.level=warn",
         ], prom_log)
         am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
-        wait_for(lambda: _ready(f"{am_url}/-/ready", am, am_log), timeout=30, interval=0.1, what="alertmanager ready")
-        wait_for(lambda: _ready(f"{prom_url}/-/ready", prom, prom_log), timeout=30, interval=0.1, what="prometheus ready")
+        wait_for(lambda: ready(f"{am_url}/-/ready", am, am_log), timeout=30, interval=0.1, what="alertmanager ready")
+        wait_for(lambda: ready(f"{prom_url}/-/ready", prom, prom_log), timeout=30, interval=0.1, what="prometheus ready")
         yield Stack(app_url=f"http://127.0.0.1:{app_port}", prom_url=prom_url, am_url=am_url, dremio=dremio,
                     webhook=webhook, obs=obs, trace_file=trace_file)
 

@@ -8,6 +8,8 @@ against the vocabulary modules, so a rename fails here rather than on a dashboar
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from stack_helpers import REPO, alert_rules, dashboard_queries, parse_queries
@@ -84,3 +86,39 @@ def test_traceql_queries_use_semconv_attributes():
     for q in traceql:
         # agent spans: the top-level invoke_agent span or a sub-agent's, both carry gen_ai.agent.name
         assert f"span.{sc.GEN_AI_AGENT_NAME}" in q, q
+
+
+_DURATION = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def test_promql_avoids_what_prometheus_3_changed():
+    """Debian's Prometheus 2.42 runs these in CI and the compose file pins 3.x, so no query may
+    use a construct whose meaning differs between them (docs/running-the-stack.md, "Prometheus
+    2.x and 3.x"): no holt_winters/double_exponential_smoothing (renamed in 3.0), no matcher on
+    `le`/`quantile` values (3.0 normalises them to floats), hand-written ranges of at least four
+    scrape intervals (3.0's left-open ranges drop a sample exactly on the left edge), regex
+    matchers only from Grafana variables (3.0's `.` also matches a newline; our label values
+    have none), and legacy metric names (3.0 accepts UTF-8 names, which 2.x cannot query).
+    """
+    scrape = 15  # prometheus/prometheus.yml's scrape_interval, in seconds
+    cfg = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+    assert cfg["global"]["scrape_interval"] == f"{scrape}s"
+    queries = [(w, q) for w, lang, q in _all_queries() if lang == "promql"]
+    assert len(queries) > 60
+    problems = []
+    for where, q in queries:
+        if re.search(r"holt_winters|double_exponential_smoothing", q):
+            problems.append(f"{where}: holt_winters/double_exponential_smoothing")
+        if re.search(r"\b(le|quantile)\s*(=|!=|=~|!~)\s*\"", q):
+            problems.append(f"{where}: matches le/quantile values")
+        for window in re.findall(r"\[(\d+)([smhd])(?::[^\]]*)?\]", q):
+            if int(window[0]) * _DURATION[window[1]] < 4 * scrape:
+                problems.append(f"{where}: range [{''.join(window)}] under four scrape intervals")
+        for value in re.findall(r'=~\s*"([^"]*)"', q):
+            if value not in (".+", ".*"):
+                problems.append(f"{where}: hand-written regex {value!r}")
+    results = parse_queries([("promql", q) for _, q in queries])
+    for (where, _), res in zip(queries, results):
+        problems += [f"{where}: non-legacy name {n!r}" for n in res["metrics"]
+                     if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", n)]
+    assert not problems, "\n".join(problems)
