@@ -24,7 +24,8 @@ def _rule_and_provisioning_queries() -> list[tuple[str, str, str]]:
         for q in ds.get("jsonData", {}).get("tracesToMetrics", {}).get("queries", []):
             # Grafana replaces $__tags with the span's tag matchers; `$$` is provisioning's `$`
             out.append((f"tracesToMetrics {q['name']}", "promql",
-                        q["query"].replace("$$__tags", 'service="optimizer-agent"')))
+                        q["query"].replace("$$__tags", 'service="optimizer-agent"')
+                        .replace('$${__span.tags["service.name"]}', "optimizer-agent")))
     return out
 
 

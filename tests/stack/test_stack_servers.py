@@ -395,48 +395,64 @@ def _unescape(text: str) -> str:
     return text.replace("$$", "$")  # Grafana's provisioning writes a literal `$` as `$$`
 
 
+def _interpolate(text: str, link: dict[str, Any], span: dict[str, str], trace_id: str, sep: str) -> str:
+    """What Grafana makes of a link's query for a span: ``$__tags`` (the mapped tags the span
+    has), ``${__span.tags["key"]}`` / ``${__span.tags.key}``, ``${__trace.traceId}``."""
+    tags = sep.join(f'{t.get("value") or t["key"]}="{span[t["key"]]}"' for t in link.get("tags", []) if t["key"] in span)
+    text = _unescape(text).replace("${__tags}", tags).replace("$__tags", tags)
+    text = re.sub(r'\$\{__span\.tags\["([^"]+)"\]\}', lambda m: span[m.group(1)], text)
+    text = re.sub(r"\$\{__span\.tags\.([\w]+)\}", lambda m: span[m.group(1)], text)
+    text = text.replace("${__trace.traceId}", trace_id)
+    assert "$" not in text, text
+    return text
+
+
+def _span_tags(span: dict[str, Any]) -> dict[str, str]:
+    tags = {a["key"]: str(next(iter(a["value"].values()))) for a in span.get("attributes", [])}
+    tags["service.name"] = SERVICE  # a resource attribute, among the span's tags in Grafana
+    return tags
+
+
 def test_the_grafana_datasource_links_run_against_the_real_apis(servers: Servers):
     ds = {d["uid"]: d for d in yaml.safe_load(
         (REPO / "grafana" / "provisioning" / "datasources" / "datasources.yaml").read_text())["datasources"]}
     tempo = ds["tempo"]["jsonData"]
     trace_id = sorted(_run_trace_ids(servers.service, "ok"))[0]
     spans = _spans(servers.trace(trace_id)[1])
-    chat = next(s for s in spans if s["name"].startswith("chat "))
-    span_attrs = {a["key"]: next(iter(a["value"].values())) for a in chat["attributes"]}
-    span_attrs["service.name"] = SERVICE  # a resource attribute in Grafana's span tags
+    clicked = [next(s for s in spans if s["name"].startswith(prefix)) for prefix in ("chat ", "invoke_agent ")]
 
-    def tags(link: dict[str, Any], sep: str) -> str:
-        return sep.join(f'{t.get("value", t["key"])}="{span_attrs[t["key"]]}"' for t in link["tags"])
+    for span in clicked:
+        tags = _span_tags(span)
+        # traces -> logs: the custom LogQL query
+        to_logs = tempo["tracesToLogsV2"]
+        assert to_logs["datasourceUid"] == "loki" and to_logs["customQuery"]
+        query = _interpolate(to_logs["query"], to_logs, tags, trace_id, ", ")
+        lines = [(s["stream"], v) for s in servers.logql(query) for v in s["values"]]
+        assert lines, query
+        assert all(json.loads(v[1])["trace_id"] == trace_id for _, v in lines)
 
-    # traces -> logs: the custom LogQL query, with Grafana's variables filled in from the span.
-    to_logs = tempo["tracesToLogsV2"]
-    query = _unescape(to_logs["query"]).replace("${__tags}", tags(to_logs, ", ")) \
-        .replace("${__trace.traceId}", trace_id)
-    lines = servers.logql(query)
-    assert lines and all(v for s in lines for v in s["values"]), query
-    assert all(json.loads(v[1])["trace_id"] == trace_id for s in lines for v in s["values"])
-
-    # traces -> metrics: every query, with $__tags from the span's attributes.
-    to_metrics = tempo["tracesToMetrics"]
-    assert to_metrics["datasourceUid"] == "prometheus"
-    for item in to_metrics["queries"]:
-        expr = _unescape(item["query"]).replace("$__tags", tags(to_metrics, ","))
-        result = wait_for(lambda: servers.promql("prometheus2", expr), timeout=60, interval=1, what=item["name"])
-        assert any(math.isfinite(float(r["value"][1])) for r in result), (item["name"], expr, result)
+        # traces -> metrics: every query
+        to_metrics = tempo["tracesToMetrics"]
+        assert to_metrics["datasourceUid"] == "prometheus"
+        for item in to_metrics["queries"]:
+            expr = _interpolate(item["query"], to_metrics, tags, trace_id, ",")
+            result = wait_for(lambda: servers.promql("prometheus2", expr), timeout=60, interval=1, what=item["name"])
+            assert any(math.isfinite(float(r["value"][1])) for r in result), (span["name"], item["name"], expr, result)
 
     # Loki derived fields -> trace: the structured-metadata label and the in-line regex.
+    derived = ds["loki"]["jsonData"]["derivedFields"]
+    label_field = next(f for f in derived if f["matcherType"] == "label")
+    regex_field = next(f for f in derived if f["matcherType"] == "regex")
     entries = servers.logql(f'{{service="{SERVICE}"}} | trace_id="{trace_id}"')
-    derived = {f["name"]: f for f in ds["loki"]["jsonData"]["derivedFields"]}
-    label_field = next(f for f in derived.values() if f["matcherType"] == "label")
-    regex_field = next(f for f in derived.values() if f["matcherType"] == "regex")
+    assert entries
     for stream in entries:
         labels = stream["stream"]  # Loki returns structured metadata among the entry's labels
         (key,) = [k for k in labels if re.fullmatch(label_field["matcherRegex"], k)]
         for _, line in stream["values"]:
             from_line = re.search(regex_field["matcherRegex"], line).group(1)
-            for value in (labels[key], from_line):
-                target = _unescape(label_field["url"]).replace("${__value.raw}", value)
-                assert servers.trace(target)[0] == 200
+            for field_, value in ((label_field, labels[key]), (regex_field, from_line)):
+                target = _unescape(field_["url"]).replace("${__value.raw}", value)
+                assert field_["datasourceUid"] == "tempo" and servers.trace(target)[0] == 200
 
 
 # --- the Collector ------------------------------------------------------------------------------
