@@ -63,7 +63,7 @@ def capture_content_from_env(environ: Mapping[str, str] | None = None) -> bool:
 class AgentObserver(BaseCallbackHandler):
     """One handler for any number of graphs and concurrent runs: spans, metrics and logs.
 
-    Arguments follow ``shared/contract.md``; the keyword-only ones tune limits:
+    Arguments are documented in ``docs/reference.md`` (AgentObserver); the keyword-only ones tune limits:
     ``prices`` (a ``PriceTable``, a mapping of overrides or a JSON file), ``max_content_length``
     and ``redact`` for captured content, ``label_limit`` (distinct values per metric label
     before ``_other``), ``max_open_runs`` and ``run_ttl_seconds`` for the run table, and

@@ -30,11 +30,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
-from .runtime import Runtime, build_runtime
+from .runtime import SERVICE_NAME, Runtime, build_runtime
 from .service import Conflict, NotFound, UpstreamError
 from .settings import OptimizerSettings
 
-SERVICE_NAME = "optimizer-agent"
+__all__ = ["SERVICE_NAME", "create_app"]
 
 
 class OptimizeRequest(BaseModel):
@@ -54,14 +54,16 @@ class MeasurementRequest(BaseModel):
 
 
 def create_app(settings: OptimizerSettings | None = None, *, obs: Any = None, checkpointer: Any = None,
-               chat_model: Any = None, observe_agent: bool = True) -> FastAPI:
+               chat_model: Any = None, observe_agent: bool = True, service_name: str | None = None) -> FastAPI:
     """Build the app and everything it needs; resources are released when the app shuts down.
 
     ``observe_agent=False`` runs the graph without the AgentObserver (the service's own
     tracing, metrics and logs stay), which is how the benchmarks measure the observer's share.
+    ``service_name`` overrides the settings' service name when the app sets up its own ``obs``
+    (``AGENT_OBS_SERVICE_NAME``, ``OTEL_SERVICE_NAME``, else ``SERVICE_NAME``).
     """
     runtime = build_runtime(settings or OptimizerSettings.from_env(), obs=obs, checkpointer=checkpointer,
-                            chat_model=chat_model, service_name=SERVICE_NAME, observe_agent=observe_agent)
+                            chat_model=chat_model, service_name=service_name, observe_agent=observe_agent)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):

@@ -5,15 +5,17 @@ a server span), with embedded defaults: the scripted model, the local Dremio sta
 in ``OUT/optimizer.db``, traces in ``OUT/traces.jsonl`` (OTLP JSON), logs in
 ``OUT/logs.jsonl`` and, at the end, the metrics in ``OUT/metrics.prom``. Content capture is
 on (unless ``AGENT_OBS_CAPTURE_CONTENT`` says otherwise) so the replay notebooks can re-run
-the recorded conversations. Over the sample jobs some runs naturally hit a transient Dremio
-503 (a node retry), a failing ``explain_plan`` tool and a human-approval interrupt, which the
-demo resumes, approving two out of three. Other ``AGENT_OBS_*`` settings apply as usual, so
-``AGENT_OBS_TEMPO_ENDPOINT`` / ``AGENT_OBS_LOKI_ENDPOINT`` send the same runs to Tempo and Loki.
+the recorded conversations. An earlier run's files in OUT move to ``OUT/previous/`` first.
+Over the sample jobs some runs naturally hit a transient Dremio 503 (a node retry), a failing
+``explain_plan`` tool and a human-approval interrupt, which the demo resumes, approving two out
+of three. Every setting above is only a default:
+``AGENT_OBS_*`` settings (and ``OTEL_SERVICE_NAME``) win over it, so ``AGENT_OBS_SERVICE_NAME``
+names the runs and ``AGENT_OBS_TEMPO_ENDPOINT`` / ``AGENT_OBS_LOKI_ENDPOINT`` send them to Tempo
+and Loki; ``--service-name`` wins over both.
 """
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import time
@@ -26,15 +28,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from .quietlog import private_logger
+from .runtime import SERVICE_NAME
 from .samples import sample_job_ids, sample_jobs
 from .settings import OptimizerSettings
 from .spantree import SpanCopy, load_trace, render_tree
 
 OUT_FILES = ("traces.jsonl", "logs.jsonl", "metrics.prom", "optimizer.db")
+PREVIOUS = "previous"  # where an earlier run's OUT_FILES go
 
 
-def run_demo(runs: int = 20, out_dir: str = "telemetry", *, console: Console | None = None) -> int:
-    """Run ``runs`` optimizations; print a span tree and a summary; 0 when at least one run succeeded."""
+def run_demo(runs: int = 20, out_dir: str = "telemetry", *, console: Console | None = None,
+             service_name: str | None = None) -> int:
+    """Run ``runs`` optimizations; print a span tree and a summary; 0 when at least one run succeeded.
+
+    Everything the demo sets is a default: ``AGENT_OBS_*`` settings (and ``OTEL_SERVICE_NAME``)
+    win over it, and ``service_name`` (``--service-name``) wins over those.
+    """
     from fastapi.testclient import TestClient
     from prometheus_client import generate_latest
     from service_obs import ObservabilitySettings, setup_observability
@@ -44,17 +53,19 @@ def run_demo(runs: int = 20, out_dir: str = "telemetry", *, console: Console | N
     console = console or Console()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    for name in OUT_FILES:
-        (out / name).unlink(missing_ok=True)
-    capture = None if os.environ.get("AGENT_OBS_CAPTURE_CONTENT") else True
-    obs_settings = ObservabilitySettings(service_name="optimizer-agent", trace_file=str(out / "traces.jsonl"),
-                                         log_file=str(out / "logs.jsonl"), log_to_console=False,
-                                         capture_content=capture, log_level="DEBUG")
+    moved = keep_previous_run(out)
+    if moved:
+        console.print(f"{out} held an earlier run ({', '.join(moved)}): moved it to {out / PREVIOUS}/",
+                      soft_wrap=True, highlight=False)
+    obs_settings = ObservabilitySettings.with_defaults(
+        {"service_name": SERVICE_NAME, "trace_file": str(out / "traces.jsonl"), "log_file": str(out / "logs.jsonl"),
+         "log_to_console": False, "capture_content": True, "log_level": "DEBUG"},
+        **({"service_name": service_name} if service_name else {}))
     copy = SpanCopy()
     obs = setup_observability(obs_settings, logger=private_logger(), span_processors=[copy])
     records: list[dict[str, Any]] = []
     try:
-        settings = OptimizerSettings.from_env(database_url=f"sqlite:///{out / 'optimizer.db'}")
+        settings = OptimizerSettings.from_env(defaults={"database_url": f"sqlite:///{out / 'optimizer.db'}"})
         app = create_app(settings, obs=obs)
         with TestClient(app, raise_server_exceptions=False) as client, _progress(console) as progress:
             task = progress.add_task("optimizing", total=runs)
@@ -65,19 +76,44 @@ def run_demo(runs: int = 20, out_dir: str = "telemetry", *, console: Console | N
         registry = obs.registry
     finally:
         obs.shutdown(10)
-    trace_path = out / "traces.jsonl"
+    trace_path = Path(obs.settings.trace_file) if obs.settings.trace_file else None
     last = next((r for r in reversed(records) if r["trace_id"]), None)
     if last is not None:
-        spans = load_trace(trace_path, last["trace_id"]) if trace_path.exists() else []
+        spans = load_trace(trace_path, last["trace_id"]) if trace_path and trace_path.exists() else []
         spans = spans or copy.trace(last["trace_id"])
         console.print(render_tree(spans, title=f"last run: job {last['job_id']} ({last['outcome']})"))
     console.print(_summary(records, registry))
     console.print("[bold]telemetry[/bold]")
-    for name in OUT_FILES:
-        path = out / name
-        note = "" if path.exists() else "  (not written: an OTLP endpoint was configured)"
-        console.print(f"  {path}{note}", soft_wrap=True, highlight=False)
+    written = {"traces": str(trace_path) if trace_path and trace_path.exists() else "sent to the OTLP endpoint",
+               "logs": obs.settings.log_file or "no log file (AGENT_OBS_LOG_FILE is empty)",
+               "metrics": str(out / "metrics.prom"), "database": _shown_url(settings.database_url)}
+    for what, where in written.items():
+        console.print(f"  {what}: {where}", soft_wrap=True, highlight=False)
     return 0 if any(r["outcome"] != "error" for r in records) else 1
+
+
+def _shown_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def keep_previous_run(out: Path) -> list[str]:
+    """Move an earlier run's files in ``out`` to ``out/previous/`` (replacing an older copy).
+
+    A second demo (or ``serve``, which writes ``telemetry/traces.jsonl`` too) must not silently
+    overwrite what the first one recorded; one earlier run is kept. Returns the names moved.
+    """
+    found = [name for name in OUT_FILES if (out / name).exists()]
+    if not found:
+        return []
+    previous = out / PREVIOUS
+    previous.mkdir(exist_ok=True)
+    for name in OUT_FILES:
+        (previous / name).unlink(missing_ok=True)
+    for name in found:
+        (out / name).replace(previous / name)
+    return found
 
 
 def _progress(console: Console) -> Progress:

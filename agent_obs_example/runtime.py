@@ -25,6 +25,7 @@ from .standin import DremioStandIn
 from .tools import make_tools
 
 _log = logging.getLogger(__name__)
+SERVICE_NAME = "optimizer-agent"  # the example's default service.name; settings and --service-name win
 SCRIPTED_PRICE = {SCRIPTED_MODEL: {"input": 0.15, "output": 0.60}}  # USD per million tokens
 
 
@@ -69,15 +70,20 @@ class Runtime:
 
 
 def build_runtime(settings: OptimizerSettings, *, obs: Any = None, checkpointer: Any = None,
-                  chat_model: Any = None, service_name: str = "optimizer-agent",
+                  chat_model: Any = None, service_name: str | None = None,
                   observe_agent: bool = True) -> Runtime:
-    """``observe_agent=False`` leaves the AgentObserver off the graph (to measure its share)."""
+    """``observe_agent=False`` leaves the AgentObserver off the graph (to measure its share).
+
+    Without ``obs``, observability comes from the ``AGENT_OBS_*`` settings; ``service_name``
+    (``--service-name``) overrides them, and ``SERVICE_NAME`` is only the default.
+    """
     runtime = Runtime()
     try:
         if obs is None:
             from service_obs import ObservabilitySettings, setup_observability
 
-            obs = setup_observability(ObservabilitySettings(service_name=service_name))
+            explicit = {"service_name": service_name} if service_name else {}
+            obs = setup_observability(ObservabilitySettings.with_defaults({"service_name": SERVICE_NAME}, **explicit))
             runtime.owns_obs = True
         runtime.obs = obs
         runtime.metrics = metrics = OptimizerMetrics(obs.registry)

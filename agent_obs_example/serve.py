@@ -18,26 +18,31 @@ from __future__ import annotations
 from typing import Any
 
 
-def app_from_env() -> Any:
+def app_from_env(service_name: str | None = None) -> Any:
     """The app built from environment settings (uvicorn ``--factory`` entry point)."""
     from .app import create_app
 
-    return create_app()
+    return create_app(service_name=service_name)
 
 
-def run_server(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> int:
-    """Serve until interrupted; returns the process exit code."""
+def run_server(host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+               service_name: str | None = None) -> int:
+    """Serve until interrupted; returns the process exit code.
+
+    ``service_name`` (``--service-name``) wins over ``AGENT_OBS_SERVICE_NAME`` /
+    ``OTEL_SERVICE_NAME``, which win over the example's default, ``optimizer-agent``.
+    """
     import uvicorn
 
     if workers > 1:
-        return _run_workers(host, port, workers)
-    config = uvicorn.Config(app_from_env(), host=host, port=port, log_level="info", lifespan="on")
+        return _run_workers(host, port, workers, service_name)
+    config = uvicorn.Config(app_from_env(service_name), host=host, port=port, log_level="info", lifespan="on")
     server = uvicorn.Server(config)
     server.run()
     return 0 if server.started else 1
 
 
-def _run_workers(host: str, port: int, workers: int) -> int:
+def _run_workers(host: str, port: int, workers: int, service_name: str | None = None) -> int:
     import os
     import shutil
     import tempfile
@@ -53,6 +58,8 @@ def _run_workers(host: str, port: int, workers: int) -> int:
     prepare_directory(path)
     # Set before uvicorn spawns the workers: prometheus_client reads it when a worker imports it.
     os.environ[ENV_MULTIPROC_DIR] = path
+    if service_name:  # the workers build their app from the environment; the flag still wins
+        os.environ["AGENT_OBS_SERVICE_NAME"] = service_name
     try:
         uvicorn.run("agent_obs_example.serve:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level="info", lifespan="on")

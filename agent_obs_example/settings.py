@@ -1,6 +1,7 @@
 """Settings of the example service (the observability settings live in service_obs).
 
-Order: explicit arguments > ``AGENT_OBS_<FIELD>`` environment variables > defaults. A bad
+Order: explicit arguments > ``AGENT_OBS_<FIELD>`` environment variables > the caller's
+``defaults`` (the demo's database in its ``--out`` folder) > built-in defaults. A bad
 value passed in code raises; a bad environment value warns once and falls back to the
 default, so a typo in a deployment never stops the service.
 
@@ -48,11 +49,16 @@ class OptimizerSettings:
             raise ValueError("database_url must not be empty")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> OptimizerSettings:
-        """Build settings from explicit ``overrides`` > environment > defaults."""
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, defaults: Mapping[str, Any] | None = None,
+                 **overrides: Any) -> OptimizerSettings:
+        """Build settings from explicit ``overrides`` > environment > ``defaults`` > built-in defaults."""
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        defaults = cls()
+        defaults_given = dict(defaults or {})
+        values: dict[str, Any] = dict(defaults_given)
+        unknown = sorted(set(defaults_given) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise TypeError(f"OptimizerSettings has no field {', '.join(unknown)}")
+        built_in = cls()
         for field in dataclasses.fields(cls):
             if field.name in overrides:
                 continue
@@ -60,12 +66,14 @@ class OptimizerSettings:
             if raw is None or raw == "":
                 continue
             try:
-                values[field.name] = _parse(field.name, raw, getattr(defaults, field.name))
+                values[field.name] = _parse(field.name, raw, getattr(built_in, field.name))
                 cls(**{field.name: values[field.name]})  # validate this one value alone
             except ValueError:
                 warnings.warn(f"ignoring bad {ENV_PREFIX}{field.name.upper()}={raw!r}; using the default",
                               RuntimeWarning, stacklevel=2)
                 values.pop(field.name, None)
+                if field.name in defaults_given:
+                    values[field.name] = defaults_given[field.name]
         values.update(overrides)
         return cls(**values)
 

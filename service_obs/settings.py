@@ -249,6 +249,21 @@ class ObservabilitySettings:
             return self.loki_endpoint is not None
         return self.log_to_loki and self.loki_endpoint is not None
 
+    @classmethod
+    def with_defaults(cls, defaults: Mapping[str, Any], **explicit: Any) -> ObservabilitySettings:
+        """Settings where ``defaults`` only replace the built-in defaults.
+
+        Order: ``explicit`` > environment (``AGENT_OBS_<FIELD>``; ``OTEL_SERVICE_NAME`` too for
+        ``service_name``) > ``defaults`` > built-in default. This is how an application ships its
+        own defaults (its service name, a log file) without overriding its operator's settings.
+        """
+        unknown = sorted(set(defaults) - set(_SPEC))
+        if unknown:
+            raise TypeError(f"ObservabilitySettings has no field {', '.join(unknown)}")
+        values = {name: value for name, value in defaults.items() if not _in_env(name, _SPEC[name][1])}
+        values.update(explicit)
+        return cls(**values)
+
     def replace(self, **changes: Any) -> ObservabilitySettings:
         """A copy with ``changes`` applied as explicit arguments."""
         current = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -270,6 +285,21 @@ def _resolve(name: str, value: Any, default: Any, parse: Callable[[Any], Any]) -
         except ValueError as exc:
             _warn_once(env_name, raw, str(exc))
     return default() if callable(default) else default
+
+
+def _in_env(name: str, parse: Callable[[Any], Any]) -> bool:
+    """Whether the environment sets field ``name`` to a valid value (a bad one warns once)."""
+    env_name = ENV_PREFIX + name.upper()
+    raw = os.environ.get(env_name)
+    if raw is not None:
+        try:
+            parse(raw)
+            return True
+        except ValueError as exc:
+            _warn_once(env_name, raw, str(exc))
+    if name == "service_name":
+        return bool((os.environ.get("OTEL_SERVICE_NAME") or "").strip())
+    return False
 
 
 def _warn_once(env_name: str, raw: str, reason: str) -> None:

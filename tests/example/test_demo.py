@@ -49,3 +49,39 @@ def test_demo_command_runs_and_its_files_parse(tmp_path, capsys):
     assert requests[("decide", "success")] == 2
     assert "agent_obs_runs" in families and "issues_detected" in families
     assert (out / "optimizer.db").exists()
+
+
+def _service_names(trace_file):
+    return {s.resource.get("service.name") for _, request in read_requests(trace_file) for s in iter_spans(request)}
+
+
+def test_demo_settings_are_defaults_and_an_earlier_run_is_kept(tmp_path, monkeypatch, capsys):
+    """Environment beats the example's defaults, --service-name beats the environment, and a
+    second run moves the first one's files to OUT/previous/ and says so."""
+    out = tmp_path / "telemetry"
+    for name in ("AGENT_OBS_SERVICE_NAME", "OTEL_SERVICE_NAME", "AGENT_OBS_LOG_LEVEL", "AGENT_OBS_DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["demo", "--runs", "1", "--out", str(out)]) == 0
+    assert _service_names(out / "traces.jsonl") == {"optimizer-agent"}
+    assert '"DEBUG"' in (out / "logs.jsonl").read_text()  # the demo's default log level
+    assert "previous" not in capsys.readouterr().out
+
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "otel-name")
+    monkeypatch.setenv("AGENT_OBS_LOG_LEVEL", "INFO")
+    assert main(["demo", "--runs", "1", "--out", str(out)]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"moved it to {out / 'previous'}/" in printed
+    assert _service_names(out / "previous" / "traces.jsonl") == {"optimizer-agent"}
+    assert _service_names(out / "traces.jsonl") == {"otel-name"}
+    levels = {json.loads(line)["level"] for line in (out / "logs.jsonl").read_text().splitlines()}
+    assert levels and "DEBUG" not in levels
+
+    monkeypatch.setenv("AGENT_OBS_SERVICE_NAME", "agent-obs-name")  # beats OTEL_SERVICE_NAME
+    monkeypatch.setenv("AGENT_OBS_DATABASE_URL", f"sqlite:///{tmp_path / 'mine.db'}")
+    assert main(["demo", "--runs", "1", "--out", str(out)]) == 0
+    assert _service_names(out / "traces.jsonl") == {"agent-obs-name"}
+    assert _service_names(out / "previous" / "traces.jsonl") == {"otel-name"}  # one earlier run is kept
+    assert (tmp_path / "mine.db").exists() and not (out / "optimizer.db").exists()
+
+    assert main(["demo", "--runs", "1", "--out", str(out), "--service-name", "flag-name"]) == 0
+    assert _service_names(out / "traces.jsonl") == {"flag-name"}

@@ -159,3 +159,40 @@ def test_serve_runs_under_uvicorn_on_loopback_with_metrics(tmp_path, monkeypatch
         server.should_exit = True
         thread.join(timeout=20)
     assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("env, flag, expected", [
+    ({}, None, "optimizer-agent"),
+    ({"OTEL_SERVICE_NAME": "otel-name"}, None, "otel-name"),
+    ({"OTEL_SERVICE_NAME": "otel-name", "AGENT_OBS_SERVICE_NAME": "agent-obs-name"}, None, "agent-obs-name"),
+    ({"AGENT_OBS_SERVICE_NAME": "agent-obs-name"}, "flag-name", "flag-name"),
+])
+def test_serve_app_service_name_is_a_default_not_an_override(tmp_path, monkeypatch, env, flag, expected):
+    from agent_obs_example.serve import app_from_env
+
+    for name in ("AGENT_OBS_SERVICE_NAME", "OTEL_SERVICE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AGENT_OBS_DATABASE_URL", f"sqlite:///{tmp_path / 'serve.db'}")
+    monkeypatch.setenv("AGENT_OBS_TRACE_FILE", str(tmp_path / "traces.jsonl"))
+    monkeypatch.setenv("AGENT_OBS_LOG_FILE", "")
+    monkeypatch.setenv("AGENT_OBS_LOG_TO_CONSOLE", "false")
+    runtime = app_from_env(flag).state.runtime
+    try:
+        assert runtime.obs.settings.service_name == expected
+        assert runtime.obs.tracer_provider.resource.attributes["service.name"] == expected
+    finally:
+        runtime.close()
+
+
+def test_settings_defaults_yield_to_the_environment(monkeypatch):
+    monkeypatch.setenv("AGENT_OBS_DATABASE_URL", "sqlite:///from-env.db")
+    monkeypatch.delenv("AGENT_OBS_DREMIO_TIMEOUT_S", raising=False)
+    settings = OptimizerSettings.from_env(defaults={"database_url": "sqlite:///default.db", "dremio_timeout_s": 3.0})
+    assert settings.database_url == "sqlite:///from-env.db"
+    assert settings.dremio_timeout_s == 3.0
+    assert OptimizerSettings.from_env(defaults={"database_url": "sqlite://x"},
+                                      database_url="sqlite://").database_url == "sqlite://"
+    with pytest.raises(TypeError, match="no field nope"):
+        OptimizerSettings.from_env(defaults={"nope": 1})

@@ -75,3 +75,25 @@ def test_frozen_and_replace() -> None:
         settings.environment = "dev"  # type: ignore[misc]
     assert settings.replace(environment="staging").environment == "staging"
     assert settings.environment == "prod"
+
+
+def test_with_defaults_yields_to_the_environment_and_to_explicit_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AGENT_OBS_SERVICE_NAME", "OTEL_SERVICE_NAME", "AGENT_OBS_LOG_LEVEL", "AGENT_OBS_TRACE_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    defaults = {"service_name": "app-default", "log_level": "DEBUG", "trace_file": "app/traces.jsonl"}
+    plain = ObservabilitySettings.with_defaults(defaults)
+    assert (plain.service_name, plain.log_level, plain.trace_file) == ("app-default", "DEBUG", "app/traces.jsonl")
+
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "otel-name")
+    monkeypatch.setenv("AGENT_OBS_LOG_LEVEL", "INFO")
+    from_env = ObservabilitySettings.with_defaults(defaults)
+    assert (from_env.service_name, from_env.log_level, from_env.trace_file) == ("otel-name", "INFO", "app/traces.jsonl")
+    monkeypatch.setenv("AGENT_OBS_SERVICE_NAME", "agent-obs-name")
+    assert ObservabilitySettings.with_defaults(defaults).service_name == "agent-obs-name"
+    assert ObservabilitySettings.with_defaults(defaults, service_name="explicit").service_name == "explicit"
+
+    monkeypatch.setenv("AGENT_OBS_LOG_LEVEL", "LOUD")  # a bad environment value: the app's default
+    with pytest.warns(RuntimeWarning, match="AGENT_OBS_LOG_LEVEL"):
+        assert ObservabilitySettings.with_defaults(defaults).log_level == "DEBUG"
+    with pytest.raises(TypeError, match="no field nope"):
+        ObservabilitySettings.with_defaults({"nope": 1})
