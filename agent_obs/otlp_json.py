@@ -302,7 +302,9 @@ def _read_lines(handle: IO[Any], report: Callable[[int, str], None]) -> Iterator
         try:
             doc = json.loads(line)
         except ValueError as exc:
-            report(number, f"not JSON ({exc.msg} at column {exc.colno}); truncated or not a trace file")
+            # json's own messages may end in "at" ("Unterminated string starting at"): say it once.
+            what = exc.msg.removesuffix(" at")
+            report(number, f"not JSON ({what} at column {exc.colno}); truncated or not a trace file")
             continue
         request = as_request(doc) if isinstance(doc, dict) else None
         if request is None:

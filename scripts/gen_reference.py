@@ -188,7 +188,7 @@ SETTING_DOCS = {
     "trace_sample_rate": "Head sampling ratio (0 to 1) for new traces, parent-based: a sampled caller's trace is always kept.",
     "trace_file": "OTLP JSON lines file that receives spans when no OTLP endpoint is configured (`agent-obs replay` reads it).",
     "log_level": "Minimum level of every sink below: `{LOG_LEVELS}`.",
-    "log_to_console": "Coloured log lines on stderr, with `trace_id`.",
+    "log_to_console": "Coloured log lines on stderr, with `trace_id`; while on, loguru's default stderr handler is removed (`shutdown()` restores it).",
     "log_file": "Rotating JSON-lines log file (the same JSON as the Loki lines); empty disables it.",
     "log_rotation": "When the log file rotates (loguru `rotation`: a size, a time or an interval).",
     "log_retention": "How long rotated log files are kept (loguru `retention`).",

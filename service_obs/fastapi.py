@@ -9,7 +9,8 @@
   setting, off) asks for them: they are a tenth of a typical request's spans, and their
   timing is already the server span's.
 - RED metrics on ``obs.registry``, labelled with the route template (``/jobs/{job_id}``,
-  never the raw path; ``unmatched`` for 404s): ``http_server_requests_total{method,route,
+  never the raw path; plain Starlette routes such as ``/metrics``, ``/docs`` and
+  ``/openapi.json`` by their path; ``unmatched`` only when no route matched, a 404): ``http_server_requests_total{method,route,
   status_code}`` and ``http_server_request_duration_seconds{method,route,status_code}``, the
   latter with trace exemplars.
 - ``GET /metrics`` serves ``obs.registry`` with content negotiation (OpenMetrics with
@@ -67,6 +68,7 @@ class _RedMetricsMiddleware:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        root_path = scope.get("root_path", "")  # a Mount rewrites it on the way down
         status = {"code": 500}
 
         async def send_wrapper(message: dict[str, Any]) -> None:
@@ -77,7 +79,7 @@ class _RedMetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self._record(scope, status["code"], time.perf_counter() - start)
+            self._record(scope, status["code"], time.perf_counter() - start, root_path)
 
     def _lifespan_send(self, send: Any) -> Any:
         on_shutdown = self.on_shutdown
@@ -94,10 +96,9 @@ class _RedMetricsMiddleware:
 
         return lifespan_send
 
-    def _record(self, scope: dict[str, Any], status_code: int, seconds: float) -> None:
+    def _record(self, scope: dict[str, Any], status_code: int, seconds: float, root_path: str) -> None:
         try:
-            route = scope.get("route")
-            template = getattr(route, "path_format", None) or getattr(route, "path", None)
+            template = _route_template(scope, root_path)
             label_route = self.route_cap(template) if template else UNMATCHED_ROUTE
             method = scope.get("method", "_OTHER")
             labels = (method, label_route, str(status_code))
@@ -107,6 +108,33 @@ class _RedMetricsMiddleware:
             self.duration(*labels).observe(seconds, exemplar=exemplar)
         except Exception:  # noqa: BLE001 - metrics never break a request
             _log.debug("could not record HTTP server metrics", exc_info=True)
+
+
+def _route_template(scope: dict[str, Any], root_path: str) -> str | None:
+    """The template of the route that served ``scope``; None when no route matched (a 404).
+
+    FastAPI's own routes put themselves in ``scope["route"]``; Starlette routes (``/metrics``,
+    ``/docs``, ``/openapi.json``, ``add_route``) do not, so they are matched again against the
+    router, the way it matched them (a method mismatch, a 405, still names its route).
+    """
+    route = scope.get("route")
+    if route is None:
+        router = scope.get("router")
+        if router is None:
+            return None
+        from starlette.routing import Match
+
+        partial = None
+        request_scope = {**scope, "root_path": root_path}
+        for candidate in getattr(router, "routes", ()):
+            match, _ = candidate.matches(request_scope)
+            if match is Match.FULL:
+                route = candidate
+                break
+            if match is Match.PARTIAL and partial is None:
+                partial = candidate
+        route = route or partial
+    return getattr(route, "path_format", None) or getattr(route, "path", None)
 
 
 class AppInstrumentation:
@@ -151,7 +179,7 @@ def instrument_app(
         raise RuntimeError("this FastAPI app is already instrumented")
     registry = obs.registry
     requests = get_or_create(registry, METRIC_HTTP_SERVER_REQUESTS, "counter",
-                             "HTTP requests served, by method, route template and status code.",
+                             "HTTP requests served, by method, route template (unmatched: a 404) and status code.",
                              ("method", "route", "status_code"))
     duration = get_or_create(registry, METRIC_HTTP_SERVER_DURATION, "histogram",
                              "Duration of HTTP requests served, by method, route template and status.",

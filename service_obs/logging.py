@@ -4,13 +4,18 @@
 and a patcher that copies the current span's ``trace_id``/``span_id`` into every record's
 ``extra`` (unless the record already has them, as agent_obs's own records do). It returns a
 ``LoggingHandle`` whose ``uninstall(timeout)`` removes exactly those sinks, restores the
-previous patcher and flushes the Loki sink within the timeout. Loguru's default stderr
-handler is left alone: removing handlers we did not add is not ours to do.
+previous patcher and flushes the Loki sink within the timeout.
+
+With ``log_to_console`` on, the setup owns the console: loguru's default stderr handler (id 0,
+level DEBUG, no ``trace_id``) is removed while the handle lives, so every line is printed once
+and nothing below ``log_level`` leaks; ``uninstall`` puts a default handler back when the last
+setup that owned the console goes. Other handlers an application added are left alone.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 import time
 from typing import Any
 
@@ -41,14 +46,53 @@ def _json_format(record: dict[str, Any]) -> str:
     return "{" + PRIVATE_KEY + "}\n"
 
 
+LOGURU_DEFAULT_HANDLER_ID = 0  # the stderr handler loguru adds when it is imported
+
+_console_lock = threading.Lock()
+_console_owners: dict[int, list[Any]] = {}  # id(logger core) -> [owners, removed the default?]
+_default_ids: dict[int, int] = {}  # id(logger core) -> id of the default handler we put back
+
+
+def _own_console(logger: Any) -> None:
+    """Remove loguru's default stderr handler (if still there) for as long as we own the console."""
+    core = logger._core  # noqa: SLF001 - loguru has no public handler listing
+    with _console_lock:
+        entry = _console_owners.setdefault(id(core), [0, False])
+        entry[0] += 1
+        default_id = _default_ids.get(id(core), LOGURU_DEFAULT_HANDLER_ID)
+        default = core.handlers.get(default_id)
+        if default is not None and getattr(default, "_name", None) == "<stderr>":
+            try:
+                logger.remove(default_id)
+                entry[1] = True
+            except ValueError:
+                pass  # removed by the application meanwhile
+
+
+def _release_console(logger: Any) -> None:
+    """The last owner of the console puts a default stderr handler back if one was removed."""
+    core = logger._core  # noqa: SLF001
+    with _console_lock:
+        entry = _console_owners.get(id(core))
+        if entry is None:
+            return
+        entry[0] -= 1
+        if entry[0] > 0:
+            return
+        del _console_owners[id(core)]
+        if entry[1]:
+            _default_ids[id(core)] = logger.add(sys.stderr)  # loguru's defaults (LOGURU_LEVEL...)
+
+
 class LoggingHandle:
     """What ``install_logging`` changed, so that it can be undone."""
 
     def __init__(self, logger: Any, handler_ids: list[int], previous_patcher: Any,
-                 loki: LokiSink | None) -> None:
+                 loki: LokiSink | None, owns_console: bool = False) -> None:
         self.logger = logger
         self.handler_ids = handler_ids
         self.loki = loki
+        self.owns_console = owns_console
         self._previous_patcher = previous_patcher
         self._done = False
 
@@ -62,6 +106,8 @@ class LoggingHandle:
                 self.logger.remove(handler_id)
             except ValueError:
                 pass  # already removed by the application
+        if self.owns_console:
+            _release_console(self.logger)
         if self.loki is not None:
             self.loki.stop(max(0.0, deadline - time.monotonic()))
         core = self.logger._core  # noqa: SLF001 - loguru has no public way to unset a patcher
@@ -94,11 +140,14 @@ def install_logging(
     logger.configure(patcher=patcher)
     handler_ids: list[int] = []
     loki: LokiSink | None = None
+    owns_console = False
     try:
         level = settings.log_level
         if settings.log_to_console:
             handler_ids.append(logger.add(sys.stderr, level=level, format=_console_format,
                                           colorize=None, backtrace=False, diagnose=False))
+            _own_console(logger)
+            owns_console = True
         if settings.log_file:
             handler_ids.append(logger.add(
                 settings.log_file, level=level, format=_json_format,
@@ -122,6 +171,6 @@ def install_logging(
             handler_ids.append(logger.add(loki, level=level, format="{message}", catch=True,
                                           backtrace=False, diagnose=False))
     except Exception:
-        LoggingHandle(logger, handler_ids, previous, loki).uninstall(0.0)
+        LoggingHandle(logger, handler_ids, previous, loki, owns_console).uninstall(0.0)
         raise
-    return LoggingHandle(logger, handler_ids, previous, loki)
+    return LoggingHandle(logger, handler_ids, previous, loki, owns_console)

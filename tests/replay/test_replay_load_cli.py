@@ -142,3 +142,16 @@ def test_file_written_by_a_pretty_printer_is_still_read(recorder, tmp_path):
     pretty = tmp_path / "tempo-response.json"
     pretty.write_text(json.dumps({"batches": one["resourceSpans"]}, indent=2))
     assert len(load_file(pretty)) == 1
+
+
+
+def test_truncated_line_note_says_at_once(tmp_path):
+    """json's "Unterminated string starting at" met our "at column N": the note read "at at"."""
+    from agent_obs.otlp_json import read_requests
+
+    path = tmp_path / "traces.jsonl"
+    path.write_text('{"resourceSpans": [{"scopeSpans": "trunc\n')
+    notes: list[str] = []
+    list(read_requests(path, on_error=lambda number, why: notes.append(why)))
+    assert len(notes) == 1 and " at at " not in notes[0]
+    assert notes[0].startswith("not JSON (Unterminated string starting at column ")

@@ -67,6 +67,29 @@ def test_server_spans_route_template_metrics_and_exclusions(obs, span_exporter) 
     assert not any(l.get("route") == "/jobs/42" for l in labels)  # never the raw path
 
 
+def test_served_starlette_routes_are_labelled_by_path_and_only_404s_are_unmatched(obs) -> None:
+    from starlette.responses import PlainTextResponse
+
+    app = _app()
+    app.add_route("/raw/{name}", lambda request: PlainTextResponse(request.path_params["name"]))
+    sub = FastAPI()
+    sub.add_route("/ping", lambda request: PlainTextResponse("pong"))
+    app.mount("/sub", sub)
+    instrument_app(app, obs)
+    with TestClient(app) as client:
+        for path in ("/metrics", "/docs", "/openapi.json", "/raw/abc", "/sub/ping"):
+            assert client.get(path).status_code == 200, path
+        assert client.post("/metrics").status_code == 405
+        assert client.get("/nowhere").status_code == 404
+    sample = obs.registry.get_sample_value
+    for route in ("/metrics", "/docs", "/openapi.json", "/raw/{name}", "/sub/{path}"):  # a mount: its template
+        assert sample("http_server_requests_total", {"method": "GET", "route": route, "status_code": "200"}) == 1, route
+    assert sample("http_server_requests_total", {"method": "POST", "route": "/metrics", "status_code": "405"}) == 1
+    unmatched = [(s.labels, s.value) for m in obs.registry.collect() for s in m.samples
+                 if s.name == "http_server_requests_total" and s.labels["route"] == "unmatched"]
+    assert unmatched == [({"method": "GET", "route": "unmatched", "status_code": "404"}, 1.0)]
+
+
 def test_fastapi_builtin_telemetry_does_not_duplicate_server_spans(obs, span_exporter) -> None:
     app = FastAPI(telemetry={"tracer_provider": obs.tracer_provider})  # FastAPI's own OTel on
 

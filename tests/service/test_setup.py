@@ -187,3 +187,27 @@ def test_log_file_lines_are_flat_json_and_extra_is_untouched(make_obs, make_sett
     (line,) = [json.loads(l) for l in (tmp_path / "logs.jsonl").read_text().splitlines()]
     assert line["message"] == "braces ok and <tags>" and line["payload"] == "{not: a format} <red>"
     assert seen == [{"payload": "{not: a format} <red>"}]
+
+
+def test_console_logging_owns_the_console_and_gives_it_back(tmp_path) -> None:
+    """loguru's default stderr handler (DEBUG, no trace_id) would print every line twice and
+    leak DEBUG at log_level=INFO; a fresh process has it, so this runs in a child."""
+    code = textwrap.dedent(f"""
+        from loguru import logger
+        from service_obs import setup_observability, ObservabilitySettings
+        s = ObservabilitySettings(trace_file={str(tmp_path / 't.jsonl')!r}, log_file=None,
+                                  log_to_console=True, log_level="INFO", instrument_http=False)
+        for round in (1, 2):  # a second setup after shutdown owns the console again
+            obs = setup_observability(s)
+            logger.debug(f"debug line {{round}}")
+            logger.info(f"info line {{round}}")
+            obs.shutdown(1)
+            logger.debug(f"after shutdown {{round}}")
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    for round_ in (1, 2):
+        assert sum(f"info line {round_}" in line for line in lines) == 1, result.stderr
+        assert not any(f"debug line {round_}" in line for line in lines), result.stderr
+        assert sum(f"after shutdown {round_}" in line for line in lines) == 1, result.stderr  # default is back
