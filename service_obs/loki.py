@@ -16,7 +16,10 @@ counted in ``agent_obs_dropped_total{signal="logs",reason=...}`` with reasons ``
 ``rejected`` (4xx), ``retries_exhausted``, ``shutdown`` and ``error`` (a record that could
 not be serialised). A process forked after the sink was made (gunicorn ``--preload``) gets
 its own worker thread and an empty queue. Problems are reported through
-stdlib ``logging`` at most once a minute, never through loguru (that would feed the sink).
+stdlib ``logging`` at most once a minute, never through loguru (that would feed the sink):
+retry chatter and lost records separately, so records given up on after exhausted retries are
+always named with their count and reason, and ``stop()`` ends with one warning for whatever
+was not sent (left at the deadline, or not reported yet).
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ REASON_SHUTDOWN = "shutdown"
 REASON_ERROR = "error"
 SIGNAL_LOGS = "logs"
 MAX_RETRY_AFTER = 300.0
+REASON_TEXT = {
+    REASON_QUEUE_FULL: "dropped from a full queue",
+    REASON_REJECTED: "rejected by Loki (4xx)",
+    REASON_RETRIES_EXHAUSTED: "given up after exhausted retries",
+    REASON_SHUTDOWN: "left unsent at shutdown",
+    REASON_ERROR: "not serialisable",
+}
 
 
 class _Entry:
@@ -139,6 +149,9 @@ class LokiSink:
         self._in_flight = 0
         self._deadline: float | None = None
         self._problems = RateLimitedLog(_log)
+        self._drop_lock = threading.Lock()
+        self._unreported: dict[str, int] = {}  # dropped records not named in a warning yet
+        self.dropped: dict[str, int] = {}  # records lost, by reason (as agent_obs_dropped_total)
         self.sent_records = 0
         self.failed_attempts = 0  # pushes that failed and were retried or given up on
         self._thread = threading.Thread(target=self._run, name="agent-obs-loki", daemon=True)
@@ -165,6 +178,10 @@ class LokiSink:
         self._in_flight = 0
         self._deadline = None
         self._problems = RateLimitedLog(_log)
+        self._drop_lock = threading.Lock()
+        self._unreported = {}  # the parent reports its own losses
+        self.dropped = {}
+        self._sending_reported = False
         self.sent_records = 0
         self.failed_attempts = 0
         self._thread = threading.Thread(target=self._run, name="agent-obs-loki", daemon=True)
@@ -195,6 +212,7 @@ class LokiSink:
                 wake = len(self._queue) >= self.batch_size
         if dropped:
             self._count(REASON_SHUTDOWN if self._stopping.is_set() else REASON_QUEUE_FULL, dropped)
+            self._report_drops()
         elif wake:
             self._wake.set()
 
@@ -227,8 +245,11 @@ class LokiSink:
         with self._lock:
             left = len(self._queue)
             self._queue.clear()
+            sending = self._in_flight if self._thread.is_alive() else 0
         if left:
             self._count(REASON_SHUTDOWN, left)
+        note = f"; {sending} more were still being sent at the deadline" if sending else ""
+        self._report_drops(note, force=True)
 
     # --- worker side -------------------------------------------------------------------
     def _run(self) -> None:
@@ -284,7 +305,7 @@ class LokiSink:
                 self.failed_attempts += 1
                 if attempt > self.max_retries:
                     self._count(REASON_RETRIES_EXHAUSTED, len(batch))
-                    self._problem(f"giving up on {len(batch)} log records after {attempt} attempts: {exc}")
+                    self._report_drops(f"; the last of {attempt} attempts failed with {exc}")
                     return
                 delay = self._backoff(attempt, exc.retry_after)
                 self._problem(f"Loki push failed ({exc}); retrying in {delay:.2f}s")
@@ -294,7 +315,7 @@ class LokiSink:
                 self._stopping.wait(delay)
             except urllib.error.HTTPError as exc:
                 self._count(REASON_REJECTED, len(batch))
-                self._problem(f"Loki rejected {len(batch)} log records: HTTP {exc.code}")
+                self._report_drops(f"; Loki answered HTTP {exc.code}")
                 return
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
@@ -335,9 +356,35 @@ class LokiSink:
 
     def _count(self, reason: str, count: int) -> None:
         try:
+            with self._drop_lock:
+                self.dropped[reason] = self.dropped.get(reason, 0) + count
+                self._unreported[reason] = self._unreported.get(reason, 0) + count
             self._dropped.labels(SIGNAL_LOGS, reason).inc(count)
         except Exception:  # noqa: BLE001 - counting must not raise either
             pass
+
+    def _report_drops(self, detail: str = "", force: bool = False) -> None:
+        """One warning naming the records lost since the last one, by count and reason.
+
+        Rate-limited apart from the retry chatter (its own key); ``force`` (at ``stop()``)
+        reports whatever is left regardless.
+        """
+        with self._drop_lock:
+            counts = dict(self._unreported)
+        if not counts:
+            return
+        reasons = ", ".join(f"{n} {REASON_TEXT.get(r, r)}" for r, n in sorted(counts.items()))
+        args = ("agent_obs Loki sink: %d log records were not sent to %s (%s)%s",
+                sum(counts.values()), self.url, reasons, detail)
+        if force:
+            _log.warning(*args)
+        elif not self._problems.warning("loki-dropped", *args):
+            return
+        with self._drop_lock:
+            for reason, count in counts.items():
+                self._unreported[reason] -= count
+                if not self._unreported[reason]:
+                    del self._unreported[reason]
 
     def _problem(self, text: str, exc_info: bool = False) -> None:
         self._problems.warning("loki", "agent_obs Loki sink: %s", text, exc_info=exc_info)

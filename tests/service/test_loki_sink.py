@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -99,14 +100,14 @@ def test_bearer_auth_header(loki, registry) -> None:
 
 def test_4xx_is_dropped_not_retried(loki, registry) -> None:
     loki.fail(400)
-    sink = _sink(loki, registry)
+    sink = _sink(loki, registry, batch_size=3, flush_interval=30)  # one batch of three, whatever the timing
     for i in range(3):
         sink(_message(f"m{i}"))
     wait_for(lambda: dropped(registry, "rejected") == 3)
     rejected_pushes = loki.requests  # one batch or two, as the worker's timer falls
     loki.ok()
     sink(_message("after"))
-    wait_for(lambda: loki.snapshot())
+    assert sink.flush(5)
     sink.stop(1)
     assert [e.json["message"] for e in loki.snapshot()] == ["after"]
     assert loki.requests == rejected_pushes + 1  # no rejected batch was ever sent again
@@ -181,6 +182,44 @@ def test_stop_with_dead_backend_respects_deadline(loki, registry) -> None:
     started = time.monotonic()
     sink.stop(0.5)
     assert time.monotonic() - started < 1.5
+
+
+def _drop_warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "service_obs.loki" and r.levelno == logging.WARNING and "were not sent" in r.getMessage()]
+
+
+def test_exhausted_retries_are_reported_with_count_and_reason(loki, registry, caplog) -> None:
+    """The retry chatter ("push failed; retrying") must not swallow the report of lost records."""
+    caplog.set_level(logging.WARNING, logger="service_obs.loki")
+    loki.fail(503)
+    sink = _sink(loki, registry, max_retries=2, batch_size=1000, flush_interval=30)
+    for i in range(4):
+        sink(_message(f"m{i}"))
+    sink.flush(0)  # wake the worker: one batch of four
+    wait_for(lambda: dropped(registry, "retries_exhausted") == 4)
+    wait_for(lambda: _drop_warnings(caplog))
+    sink.stop(1)
+    (warning,) = _drop_warnings(caplog)
+    assert "4 log records were not sent" in warning and "4 given up after exhausted retries" in warning
+    assert "HTTP 503" in warning
+    assert sink.dropped == {"retries_exhausted": 4}
+
+
+def test_records_left_at_shutdown_get_one_warning(loki, registry, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="service_obs.loki")
+    loki.slow(30)
+    sink = _sink(loki, registry, timeout=30, batch_size=2, flush_interval=30)
+    for i in range(2):
+        sink(_message(f"sending {i}"))
+    wait_for(lambda: loki.requests == 1)  # the first batch hangs in the push
+    for i in range(3):
+        sink(_message(f"queued {i}"))
+    sink.stop(0.3)
+    sink.stop(0.3)  # a second stop reports nothing new
+    (warning,) = _drop_warnings(caplog)
+    assert "3 log records were not sent" in warning and "3 left unsent at shutdown" in warning
+    assert "2 more were still being sent at the deadline" in warning
 
 
 def _message(text: str):
