@@ -75,7 +75,7 @@ def run_demo(runs: int = 20, out_dir: str = "telemetry", *, console: Console | N
         (out / "metrics.prom").write_bytes(generate_latest(obs.registry))
         registry = obs.registry
     finally:
-        obs.shutdown(10)
+        obs.shutdown()
     trace_path = Path(obs.settings.trace_file) if obs.settings.trace_file else None
     last = next((r for r in reversed(records) if r["trace_id"]), None)
     if last is not None:

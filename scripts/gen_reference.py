@@ -211,6 +211,7 @@ SETTING_DOCS = {
     "instrument_http": "Client spans, `traceparent` propagation and `http_client_*` metrics for `requests` and `httpx`.",
     "http_send_receive_spans": "Keep the ASGI `http send`/`http receive` spans under each FastAPI server span (one per message; off: the server span already has their timing).",
     "set_global_tracer_provider": "Also install the provider as OpenTelemetry's global one (cannot be undone within the process).",
+    "shutdown_timeout": "Seconds `obs.shutdown()` waits in total for spans and logs to be sent (one deadline for both); what is left is reported and dropped, so an app exits promptly even when Tempo or Loki does not answer.",
 }
 
 OBSERVER_DOCS = {

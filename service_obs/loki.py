@@ -152,6 +152,7 @@ class LokiSink:
         self._drop_lock = threading.Lock()
         self._unreported: dict[str, int] = {}  # dropped records not named in a warning yet
         self.dropped: dict[str, int] = {}  # records lost, by reason (as agent_obs_dropped_total)
+        self._sending_reported = False  # a push under way at the deadline is reported once
         self.sent_records = 0
         self.failed_attempts = 0  # pushes that failed and were retried or given up on
         self._thread = threading.Thread(target=self._run, name="agent-obs-loki", daemon=True)
@@ -245,11 +246,11 @@ class LokiSink:
         with self._lock:
             left = len(self._queue)
             self._queue.clear()
-            sending = self._in_flight if self._thread.is_alive() else 0
+            sending = self._in_flight if self._thread.is_alive() and not self._sending_reported else 0
+            self._sending_reported = self._sending_reported or bool(sending)
         if left:
             self._count(REASON_SHUTDOWN, left)
-        note = f"; {sending} more were still being sent at the deadline" if sending else ""
-        self._report_drops(note, force=True)
+        self._report_drops(force=True, sending=sending)
 
     # --- worker side -------------------------------------------------------------------
     def _run(self) -> None:
@@ -363,19 +364,22 @@ class LokiSink:
         except Exception:  # noqa: BLE001 - counting must not raise either
             pass
 
-    def _report_drops(self, detail: str = "", force: bool = False) -> None:
+    def _report_drops(self, detail: str = "", force: bool = False, sending: int = 0) -> None:
         """One warning naming the records lost since the last one, by count and reason.
 
         Rate-limited apart from the retry chatter (its own key); ``force`` (at ``stop()``)
-        reports whatever is left regardless.
+        reports whatever is left regardless, with the ``sending`` records of a push that was
+        still under way at the deadline (most likely lost with the process).
         """
         with self._drop_lock:
             counts = dict(self._unreported)
-        if not counts:
+        if not counts and not sending:
             return
-        reasons = ", ".join(f"{n} {REASON_TEXT.get(r, r)}" for r, n in sorted(counts.items()))
+        reasons = [f"{n} {REASON_TEXT.get(r, r)}" for r, n in sorted(counts.items())]
+        if sending:
+            reasons.append(f"{sending} still being sent at the shutdown deadline")
         args = ("agent_obs Loki sink: %d log records were not sent to %s (%s)%s",
-                sum(counts.values()), self.url, reasons, detail)
+                sum(counts.values()) + sending, self.url, ", ".join(reasons), detail)
         if force:
             _log.warning(*args)
         elif not self._problems.warning("loki-dropped", *args):

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from agent_obs import semconv as sc
+from service_obs.deadline import DEFAULT_SHUTDOWN_TIMEOUT
 
 ENV_PREFIX = "AGENT_OBS_"
 OTLP_PROTOCOLS = ("grpc", "http/protobuf")
@@ -170,6 +171,7 @@ _SPEC: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "instrument_http": (True, _bool),
     "http_send_receive_spans": (False, _bool),
     "set_global_tracer_provider": (False, _bool),
+    "shutdown_timeout": (DEFAULT_SHUTDOWN_TIMEOUT, _number(float, 0.0, 600.0)),
 }
 
 _SECRET = {"otlp_headers", "loki_password", "loki_bearer_token"}
@@ -195,7 +197,8 @@ class ObservabilitySettings:
     ``loki_structured_metadata=False`` is for Loki 2.x: ``trace_id``/``span_id`` then travel
     only inside the JSON line (``| json`` extracts them). Setting
     ``set_global_tracer_provider`` installs the provider globally, which OpenTelemetry does
-    not allow to be undone within the process.
+    not allow to be undone within the process. ``shutdown_timeout`` is the one deadline of
+    ``obs.shutdown()`` (spans and logs together) when it is called without a timeout.
     """
 
     service_name: str = _field("service_name")
@@ -233,6 +236,7 @@ class ObservabilitySettings:
     instrument_http: bool = _field("instrument_http")
     http_send_receive_spans: bool = _field("http_send_receive_spans")
     set_global_tracer_provider: bool = _field("set_global_tracer_provider")
+    shutdown_timeout: float = _field("shutdown_timeout")
 
     def __post_init__(self) -> None:
         for name, (default, parse) in _SPEC.items():

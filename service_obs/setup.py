@@ -13,7 +13,8 @@ with trace context on every record, and, unless ``instrument_http`` is off, clie
 ``requests`` and ``httpx``. Nothing needs a server to run.
 
 The returned :class:`Observability` handle's ``shutdown(timeout)`` flushes everything within
-one deadline and undoes what setup did in reverse order; a second call does nothing. Setting
+one deadline (default: the ``shutdown_timeout`` setting, 3 s) and undoes what setup did in
+reverse order; a second call does nothing. Setting
 the global tracer provider (``set_global=True`` or ``set_global_tracer_provider``) is opt-in
 because OpenTelemetry does not allow it to be undone within the process.
 """
@@ -23,7 +24,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import weakref
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -37,6 +37,7 @@ from prometheus_client import CollectorRegistry
 
 from agent_obs import semconv as sc
 from agent_obs.metrics import family
+from service_obs.deadline import DEFAULT_SHUTDOWN_TIMEOUT, Deadline
 from service_obs.forksafe import PerProcessExporter
 from service_obs.logging import LoggingHandle, install_logging
 from service_obs.settings import ObservabilitySettings
@@ -52,7 +53,7 @@ _log = logging.getLogger(__name__)
 # OTEL_BSP_SCHEDULE_DELAY still win when set.
 SPAN_BATCH_SIZE = 64
 SPAN_SCHEDULE_DELAY_MS = 500
-SHUTDOWN_TIMEOUT = 10.0  # seconds, for shutdown() and flush() alike
+SHUTDOWN_TIMEOUT = DEFAULT_SHUTDOWN_TIMEOUT  # seconds, for flush_all() and shutdown_all()
 
 
 class Observability:
@@ -102,8 +103,9 @@ class Observability:
                 raise RuntimeError("observability has been shut down")
             self._undo.append(undo)
 
-    def flush(self, timeout: float = SHUTDOWN_TIMEOUT) -> bool:
-        """Export finished spans and send queued log records now, within ``timeout`` seconds.
+    def flush(self, timeout: float | None = None) -> bool:
+        """Export finished spans and send queued log records now, within ``timeout`` seconds
+        (default: the ``shutdown_timeout`` setting).
 
         The handle stays usable. For the moments a process is about to end without running
         ``atexit`` (a worker of ``uvicorn --workers``): ``instrument_app`` calls it on the ASGI
@@ -113,20 +115,23 @@ class Observability:
         with self._lock:
             if self._shut:
                 return True
-        deadline = time.monotonic() + max(0.0, timeout)
-        spans_done = _start_in_thread(self.tracer_provider.force_flush)
+        deadline = Deadline(self.settings.shutdown_timeout if timeout is None else timeout)
+        spans_done = deadline.start(self.tracer_provider.force_flush, "span flush")
         logs_ok = True
         loki = self.logging.loki if self.logging is not None else None
         if loki is not None:
-            logs_ok = loki.flush(max(0.0, deadline - time.monotonic()))
-        spans_ok = spans_done.wait(max(0.0, deadline - time.monotonic()))
+            logs_ok = loki.flush(deadline.remaining())
+        spans_ok = deadline.wait(spans_done)
         if not spans_ok:
-            _log.warning("span export did not finish within the flush deadline")
+            _log.warning("span export did not finish within the %.1f s flush deadline", deadline.seconds)
         return spans_ok and logs_ok
 
-    def shutdown(self, timeout: float = SHUTDOWN_TIMEOUT) -> None:
+    def shutdown(self, timeout: float | None = None) -> None:
         """Flush spans and logs within ``timeout`` seconds in total and undo setup; idempotent.
 
+        ``timeout`` defaults to the ``shutdown_timeout`` setting (3 s), one deadline for every
+        step, so an application exits within it even when Tempo and Loki do not answer; what
+        is not sent by then is reported (one warning each for spans and log records) and lost.
         Order: instrumentations added later (apps, engines), outbound HTTP, then the span
         flush (on a helper thread) and the log flush side by side, so one slow backend
         cannot use up the other's share of the deadline.
@@ -137,17 +142,18 @@ class Observability:
             self._shut = True
             undo = list(self._undo)
         _live.discard(self)
-        deadline = time.monotonic() + max(0.0, timeout)
+        deadline = Deadline(self.settings.shutdown_timeout if timeout is None else timeout)
         for step in reversed(undo):
             _guarded(step)
         if self.http is not None:
             _guarded(self.http.uninstrument)
-        spans_done = _start_in_thread(self.tracer_provider.shutdown)
+        spans_done = deadline.start(self.tracer_provider.shutdown, "tracer provider shutdown")
         if self.logging is not None:
             logging_handle = self.logging
-            _guarded(lambda: logging_handle.uninstall(max(0.0, deadline - time.monotonic())))
-        if not spans_done.wait(max(0.0, deadline - time.monotonic())):
-            _log.warning("span export did not finish within the shutdown deadline")
+            _guarded(lambda: logging_handle.uninstall(deadline.remaining()))
+        if not deadline.wait(spans_done):
+            _log.warning("span export did not finish within the %.1f s shutdown deadline; unsent spans are lost",
+                         deadline.seconds)
         # set_tracer_provider cannot be undone; a global provider stays, shut down.
 
 
@@ -161,18 +167,18 @@ def live_handles() -> list[Observability]:
 
 def flush_all(timeout: float = SHUTDOWN_TIMEOUT) -> bool:
     """``flush()`` every live handle of this process within ``timeout`` seconds in total."""
-    deadline = time.monotonic() + max(0.0, timeout)
+    deadline = Deadline(timeout)
     ok = True
     for handle in live_handles():
-        ok = handle.flush(max(0.0, deadline - time.monotonic())) and ok
+        ok = handle.flush(deadline.remaining()) and ok
     return ok
 
 
 def shutdown_all(timeout: float = SHUTDOWN_TIMEOUT) -> None:
     """``shutdown()`` every live handle of this process within ``timeout`` seconds in total."""
-    deadline = time.monotonic() + max(0.0, timeout)
+    deadline = Deadline(timeout)
     for handle in live_handles():
-        handle.shutdown(max(0.0, deadline - time.monotonic()))
+        handle.shutdown(deadline.remaining())
 
 
 def _guarded(step: Callable[[], Any]) -> None:
@@ -180,25 +186,6 @@ def _guarded(step: Callable[[], Any]) -> None:
         step()
     except Exception:  # noqa: BLE001 - every later shutdown step still runs
         _log.warning("observability shutdown step failed", exc_info=True)
-
-
-def _start_in_thread(func: Callable[[], Any]) -> threading.Event:
-    """Run ``func`` on a daemon thread; the event is set when it returns.
-
-    The SDK's shutdown can wait up to 30 s for a slow exporter: the caller's deadline wins.
-    """
-    done = threading.Event()
-
-    def run() -> None:
-        try:
-            func()
-        except Exception:  # noqa: BLE001
-            _log.warning("tracer provider shutdown failed", exc_info=True)
-        finally:
-            done.set()
-
-    threading.Thread(target=run, name="agent-obs-shutdown", daemon=True).start()
-    return done
 
 
 def setup_observability(

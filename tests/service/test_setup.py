@@ -211,3 +211,47 @@ def test_console_logging_owns_the_console_and_gives_it_back(tmp_path) -> None:
         assert sum(f"info line {round_}" in line for line in lines) == 1, result.stderr
         assert not any(f"debug line {round_}" in line for line in lines), result.stderr
         assert sum(f"after shutdown {round_}" in line for line in lines) == 1, result.stderr  # default is back
+
+
+def test_default_shutdown_lets_the_app_exit_promptly_with_unreachable_backends(tmp_path) -> None:
+    """Tempo and Loki accept connections and never answer (their exporters would wait 10 s
+    and 5 s): shutdown() without a timeout, and the process exit after it, take the default
+    deadline, and the lost spans and log records are reported."""
+    import socket
+
+    from service_obs.deadline import DEFAULT_SHUTDOWN_TIMEOUT
+
+    holes = []
+    for _ in range(2):
+        hole = socket.socket()
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)  # never accepted: connects succeed, nothing is ever answered
+        holes.append(hole)
+    tempo_port, loki_port = (h.getsockname()[1] for h in holes)
+    code = textwrap.dedent(f"""
+        import sys, time
+        from loguru import logger
+        from service_obs import setup_observability, ObservabilitySettings
+        s = ObservabilitySettings(tempo_endpoint="http://127.0.0.1:{tempo_port}",
+                                  loki_endpoint="http://127.0.0.1:{loki_port}", loki_flush_interval=0.05,
+                                  log_file=None, log_to_console=False, instrument_http=False)
+        obs = setup_observability(s)
+        with obs.tracer().start_as_current_span("unsent"):
+            logger.info("unsent either")
+        time.sleep(0.3)  # the Loki push is under way and hanging
+        print(time.monotonic(), flush=True)
+        obs.shutdown()
+    """)
+    try:
+        child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+        started = float(child.stdout.readline())
+        _, err = child.communicate(timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        for hole in holes:
+            hole.close()
+    assert child.returncode == 0, err
+    assert elapsed < DEFAULT_SHUTDOWN_TIMEOUT + 2.0, (elapsed, err)
+    assert "span export did not finish within the 3.0 s shutdown deadline" in err
+    assert "log records were not sent" in err
