@@ -1,8 +1,10 @@
-"""The notebooks run top to bottom with nbclient, offline, on a trace file the test records."""
+"""The notebooks run top to bottom, offline, on a trace file the test records: once through the
+exact ``jupyter nbconvert`` line notebooks/README.md gives, otherwise with nbclient."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -53,11 +55,40 @@ def _outputs(nb: nbformat.NotebookNode) -> tuple[str, str, int]:
     return "".join(text), "".join(html), images
 
 
-def test_replay_trace_notebook(tmp_path, monkeypatch):
-    trace_file = _record_demo_agent(tmp_path / "traces.jsonl")
+def _readme_command() -> str:
+    """The ``jupyter nbconvert`` line of notebooks/README.md, as written there."""
+    lines = [line.split("  #")[0].strip() for line in (NOTEBOOKS / "README.md").read_text().splitlines()]
+    (command,) = [line for line in lines if line.startswith("jupyter nbconvert ")]
+    return command
+
+
+@pytest.fixture(scope="module")
+def readme_run(tmp_path_factory) -> tuple[Path, dict[str, nbformat.NotebookNode]]:
+    """Both notebooks executed by the README's command, run by a shell from a copy of the
+    repository's notebooks folder (so the outputs land in the temporary folder)."""
+    work = tmp_path_factory.mktemp("readme")
+    shutil.copytree(NOTEBOOKS, work / "notebooks", ignore=shutil.ignore_patterns("executed", ".ipynb_checkpoints"))
+    trace_file = _record_demo_agent(work / "traces.jsonl")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_OBS_", "OTEL_"))}
+    env.update(AGENT_OBS_TRACE_FILE=str(trace_file), MPLBACKEND="module://matplotlib_inline.backend_inline",
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    done = subprocess.run(["bash", "-c", _readme_command()], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    executed = {path.name: nbformat.read(path, as_version=4) for path in (work / "notebooks" / "executed").glob("*.ipynb")}
+    return trace_file, executed
+
+
+def test_readme_command_executes_every_notebook(readme_run):
+    _, executed = readme_run
+    assert sorted(executed) == sorted(path.name for path in NOTEBOOKS.glob("*.ipynb"))
+
+
+def test_replay_trace_notebook(readme_run):
+    trace_file, executed = readme_run
     latest = load_file(trace_file).latest()
-    nb = _execute("replay_trace.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)})
-    text, html, images = _outputs(nb)
+    text, html, images = _outputs(executed["replay_trace.ipynb"])
     assert f"4 traces in {trace_file}" in text
     assert f"selected trace {latest.trace_id} (sql_tuner, error)" in text
     assert "agent sql_tuner" in html and "tool table_stats" in html, "the tree as rich HTML"
@@ -69,10 +100,9 @@ def test_replay_trace_notebook(tmp_path, monkeypatch):
     assert "wrote " in text and "run.html" in text
 
 
-def test_llm_usage_notebook(tmp_path, monkeypatch):
-    trace_file = _record_demo_agent(tmp_path / "traces.jsonl")
-    nb = _execute("llm_usage.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)})
-    text, html, images = _outputs(nb)
+def test_llm_usage_notebook(readme_run):
+    _, executed = readme_run
+    text, html, images = _outputs(executed["llm_usage.ipynb"])
     assert "4 agent runs in" in text and "'ok': 3" in text and "'error': 1" in text
     assert "tokens: 1740 input, 228 output" in text
     assert "gpt-4o-mini" in html and "<td>agent</td>" in html and "<td>explain</td>" in html
