@@ -342,11 +342,3 @@ def is_cancellation(error: BaseException) -> bool:
     import asyncio
 
     return isinstance(error, (asyncio.CancelledError, GeneratorExit, KeyboardInterrupt))
-
-
-def error_type(error: BaseException) -> str:
-    cls = type(error)
-    module = cls.__module__
-    if module in ("builtins", "__main__"):
-        return cls.__qualname__
-    return f"{module}.{cls.__qualname__}"

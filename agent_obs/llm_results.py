@@ -22,8 +22,10 @@ def apply_result(run: Run, response: Any, prices: Any) -> extract.Usage:
     else:
         from agent_obs import tokens
 
-        run.input_tokens = tokens.count_messages(run.prompt, run.model)
-        run.output_tokens = tokens.count_generation_text(extract.output_text(response), run.model)
+        # Never waits for a vocabulary: until it is loaded (off-thread) the count is the
+        # character estimate, and the estimator says so.
+        run.input_tokens, run.output_tokens, run.usage_estimator = tokens.count_usage_nowait(
+            run.prompt, extract.output_text(response), run.model)
         run.usage_estimated = True
     run.prompt = None
     response_model = extract.response_model(response)
@@ -69,6 +71,8 @@ def response_attributes(run: Run, response: Any, usage: extract.Usage) -> dict[s
         attributes[sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning
     if run.usage_estimated:
         attributes[sc.USAGE_ESTIMATED] = True
+        if run.usage_estimator:
+            attributes[sc.USAGE_ESTIMATOR] = run.usage_estimator
     if run.finish_reasons:
         attributes[sc.GEN_AI_RESPONSE_FINISH_REASONS] = list(run.finish_reasons)
     if run.first_chunk_mono:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_obs import semconv as sc
-from agent_obs.extract import error_type
+from agent_obs.errors import error_type
 from agent_obs.runs import Run, RunKind
 
 _LEVEL_NO = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}

@@ -20,7 +20,7 @@ from prometheus_client.samples import Exemplar
 from prometheus_client.values import MutexValue
 
 from agent_obs import semconv as sc
-from agent_obs.extract import error_type
+from agent_obs.errors import error_type
 from agent_obs.runs import Run, RunKind
 
 _CLASSES = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}

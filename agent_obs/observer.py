@@ -364,9 +364,11 @@ class AgentObserver(BaseCallbackHandler):
     # --- ending runs -------------------------------------------------------------------------
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         try:
+            end = self._clock()  # before any work of ours: it is not the run's time
             run = self._runs.pop(run_id)
             if run is None:
                 return
+            run.end_mono = end
             if run.kind is RunKind.CHAIN:
                 if run.is_agent:
                     self._sub_agent_ended(run, None)
@@ -397,9 +399,11 @@ class AgentObserver(BaseCallbackHandler):
 
     def on_llm_end(self, response: Any, *, run_id: UUID, **kwargs: Any) -> None:
         try:
+            end = self._clock()  # before counting tokens or pricing: not the model's latency
             run = self._runs.pop(run_id)
             if run is None:
                 return
+            run.end_mono = end
             usage = apply_result(run, response, self._prices)
             if is_recording(run):
                 attributes = response_attributes(run, response, usage)
@@ -419,9 +423,11 @@ class AgentObserver(BaseCallbackHandler):
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         try:
+            end = self._clock()
             run = self._runs.pop(run_id)
             if run is None:
                 return
+            run.end_mono = end
             if self._content is not None and is_recording(run):
                 text, length = self._content.value(getattr(output, "content", output))
                 self._spans.set_attributes(run, content_attributes(sc.GEN_AI_TOOL_CALL_RESULT, text, length))
@@ -444,9 +450,11 @@ class AgentObserver(BaseCallbackHandler):
 
     def on_retriever_end(self, documents: Sequence[Any], *, run_id: UUID, **kwargs: Any) -> None:
         try:
+            end = self._clock()
             run = self._runs.pop(run_id)
             if run is None:
                 return
+            run.end_mono = end
             if self._content is not None and is_recording(run):
                 contents = [getattr(d, "page_content", d) for d in documents]
                 text, length = self._content.value(contents)
@@ -463,9 +471,11 @@ class AgentObserver(BaseCallbackHandler):
 
     # --- shared end path -----------------------------------------------------------------------
     def _fail(self, run_id: UUID, error: BaseException) -> None:
+        end = self._clock()
         run = self._runs.pop(run_id)
         if run is None:
             return
+        run.end_mono = end
         destinations = extract.handoff(error)
         if destinations is not None:
             # A handoff (Command.PARENT) is control flow: every run it passes through ends ok.
@@ -515,8 +525,12 @@ class AgentObserver(BaseCallbackHandler):
         self._metrics.handoff(run)
 
     def _finish(self, run: Run, outcome: str) -> None:
+        """End ``run``'s span and record it. Its end time was taken when its end callback
+        arrived (``end_mono``), before any of the observer's own work; runs ended for other
+        reasons (abandoned, cancelled with their root) take the time now."""
         run.outcome = outcome
-        run.end_mono = self._clock()
+        if not run.end_mono:
+            run.end_mono = self._clock()
         if run.is_root:
             self._end_open_descendants(run)
             if outcome == sc.OUTCOME_INTERRUPTED and run.thread_id is not None and run.span is not None:
@@ -538,6 +552,7 @@ class AgentObserver(BaseCallbackHandler):
         for child in self._runs.open_descendants(root):
             if self._runs.pop(child.run_id) is None or child.kind is RunKind.CHAIN:
                 continue
+            child.end_mono = root.end_mono
             self._finish(child, sc.OUTCOME_CANCELLED)
 
     def _remember_interrupt(self, run: Run) -> None:

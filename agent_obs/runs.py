@@ -57,6 +57,7 @@ class Run:
         "input_tokens",
         "output_tokens",
         "usage_estimated",
+        "usage_estimator",
         "cost_usd",
         "first_chunk_mono",
         "finish_reasons",
@@ -99,6 +100,7 @@ class Run:
         self.input_tokens: int | None = None
         self.output_tokens: int | None = None
         self.usage_estimated = False
+        self.usage_estimator: str | None = None  # tokenizer or fallback used when estimated
         self.cost_usd: float | None = None
         self.first_chunk_mono = 0.0
         self.finish_reasons: tuple[str, ...] = ()

@@ -66,6 +66,7 @@ GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
 GEN_AI_TOOL_CALL_ARGUMENTS: Final = "gen_ai.tool.call.arguments"
 GEN_AI_TOOL_CALL_RESULT: Final = "gen_ai.tool.call.result"
 ERROR_TYPE: Final = "error.type"
+EXCEPTION_TYPE: Final = "exception.type"  # on the span's exception event; same value as error.type
 
 # --- LangGraph attribute keys ----------------------------------------------------------
 LANGGRAPH_NODE: Final = "langgraph.node"
@@ -92,6 +93,8 @@ LANGGRAPH_HANDOFF_DESTINATION: Final = "langgraph.handoff.destination"
 AGENT_PARENT: Final = "agent_obs.agent.parent"
 AGENT_ROOT: Final = "agent_obs.agent.root"
 USAGE_ESTIMATED: Final = "agent_obs.usage.estimated"
+# how an estimated count was made: a tiktoken encoding name, or "chars/4" while it loads
+USAGE_ESTIMATOR: Final = "agent_obs.usage.estimator"
 COST_USD: Final = "agent_obs.cost.usd"
 COST_UNKNOWN_MODEL: Final = "agent_obs.cost.unknown_model"
 OUTCOME: Final = "agent_obs.outcome"

@@ -27,7 +27,7 @@ from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from agent_obs import semconv as sc
-from agent_obs.extract import error_type
+from agent_obs.errors import error_type
 from agent_obs.runs import Run
 
 
@@ -163,8 +163,9 @@ class SpanSink:
             outcome = run.outcome
             if outcome == sc.OUTCOME_ERROR and run.error is not None:
                 error = run.error
-                span.set_attribute(sc.ERROR_TYPE, error_type(error))
-                span.record_exception(error, escaped=True)
+                kind = error_type(error)
+                span.set_attribute(sc.ERROR_TYPE, kind)
+                span.record_exception(error, {sc.EXCEPTION_TYPE: kind}, escaped=True)
                 span.set_status(Status(StatusCode.ERROR, _short(str(error))))
             elif outcome == sc.OUTCOME_INTERRUPTED:
                 span.set_attribute(sc.LANGGRAPH_INTERRUPTED, True)
@@ -172,7 +173,9 @@ class SpanSink:
                 span.set_attribute(sc.OUTCOME, sc.OUTCOME_CANCELLED)
                 if run.error is not None:
                     span.set_attribute(sc.ERROR_TYPE, error_type(run.error))
-        span.end()
+        # The end time is the run's (taken when its end callback arrived), not now: the
+        # observer's own work since then is not the model's or the tool's latency.
+        span.end(end_time=run.start_ns + int(run.duration * 1e9))
 
     @staticmethod
     def _restore_context(run: Run) -> None:

@@ -16,6 +16,13 @@ definitions sent with the request are not seen and not counted). For other provi
 (Anthropic, Gemini, Mistral, local models) the ``o200k_base`` count is an estimate: their
 tokenizers differ, typically by 10-20 %. Nothing here raises: on any failure a count falls
 back to a character-based estimate (about four characters per token).
+
+Loading a vocabulary takes a few hundred milliseconds (seconds on a busy machine), so the
+observer never waits for it: ``count_usage_nowait`` counts with the vocabulary if it is
+loaded, and otherwise starts loading it on a background thread (once) and counts with the
+character estimate meanwhile, naming which method it used (``CHARS_ESTIMATOR`` or the
+encoding's name). The public ``count_*`` functions load the vocabulary on first use, in the
+caller's thread, as before.
 """
 
 from __future__ import annotations
@@ -45,6 +52,9 @@ __all__ = [
     "count_text",
     "count_messages",
     "count_generation_text",
+    "count_usage_nowait",
+    "encoding_if_ready",
+    "CHARS_ESTIMATOR",
 ]
 
 _log = logging.getLogger(__name__)
@@ -53,6 +63,9 @@ CL100K_BASE: Final = "cl100k_base"
 O200K_BASE: Final = "o200k_base"
 #: Used for unknown and non-OpenAI models: an estimate, not the provider's own tokenizer.
 DEFAULT_ENCODING: Final = O200K_BASE
+#: The estimator used while a vocabulary is loading (or cannot load): one token per four
+#: characters of text (rounded up), plus the same per-message overhead as the exact count.
+CHARS_ESTIMATOR: Final = "chars/4"
 
 _ENDOFTEXT = "<|endoftext|>"
 _FIM_PREFIX = "<|fim_prefix|>"
@@ -132,6 +145,10 @@ TOKENS_REPLY_PRIMING: Final = 3
 _encodings: dict[str, tiktoken.Encoding] = {}
 _failed: set[str] = set()
 _load_lock = threading.Lock()
+_started: set[str] = set()  # vocabularies whose background load has been started
+_start_lock = threading.Lock()
+# Any value that is not an Encoding or None: "look the encoding up (and load it) here".
+_LOOKUP: Any = object()
 
 
 def encoding_name_for_model(model: str | None) -> str:
@@ -206,12 +223,52 @@ def get_encoding(name: str) -> tiktoken.Encoding | None:
     return encoding
 
 
+def encoding_if_ready(name: str) -> tiktoken.Encoding | None:
+    """The encoding ``name`` if it is loaded; else None, after starting its load off-thread.
+
+    Never blocks: the first call for a name starts one daemon thread that loads it (a load
+    that fails is remembered and not retried, as with ``get_encoding``).
+    """
+    encoding = _encodings.get(name)
+    if encoding is not None or name in _started or name in _failed or name not in _SPECS:
+        return encoding
+    with _start_lock:
+        if name in _started:
+            return _encodings.get(name)
+        _started.add(name)
+    thread = threading.Thread(target=get_encoding, args=(name,), name=f"agent-obs-tokenizer-{name}", daemon=True)
+    thread.start()
+    return _encodings.get(name)
+
+
+def count_usage_nowait(prompt: Any, output_text: Any, model: str | None = None) -> tuple[int, int, str]:
+    """(prompt tokens, output tokens, estimator) without ever waiting for a vocabulary.
+
+    ``estimator`` is the encoding's name (``o200k_base``, ``cl100k_base``) when the vocabulary
+    was ready, else ``CHARS_ESTIMATOR``: the vocabulary is then loading in the background and
+    later calls count with it.
+    """
+    name = encoding_name_for_model(model)
+    encoding = encoding_if_ready(name)
+    input_tokens = count_messages(prompt, model, encoding=encoding)
+    output_tokens = count_text(output_text, model, encoding=encoding)
+    return input_tokens, output_tokens, name if encoding is not None else CHARS_ESTIMATOR
+
+
 def _estimate(text: str) -> int:
     return (len(text) + 3) // 4
 
 
-def count_text(text: Any, model: str | None = None) -> int:
-    """Count the tokens of ``text``; special-token strings count as ordinary text. Never raises."""
+def _resolve(model: str | None, encoding: Any) -> Any:
+    return get_encoding(encoding_name_for_model(model)) if encoding is _LOOKUP else encoding
+
+
+def count_text(text: Any, model: str | None = None, *, encoding: Any = _LOOKUP) -> int:
+    """Count the tokens of ``text``; special-token strings count as ordinary text. Never raises.
+
+    ``encoding`` (default: the model's, loaded on first use) may be given; ``None`` means the
+    character estimate.
+    """
     try:
         if text is None:
             return 0
@@ -219,7 +276,7 @@ def count_text(text: Any, model: str | None = None) -> int:
             text = str(text)
         if not text:
             return 0
-        encoding = get_encoding(encoding_name_for_model(model))
+        encoding = _resolve(model, encoding)
         if encoding is None:
             return _estimate(text)
         return len(encoding.encode(text, disallowed_special=()))
@@ -231,48 +288,50 @@ def count_text(text: Any, model: str | None = None) -> int:
             return 0
 
 
-def count_generation_text(text: Any, model: str | None = None) -> int:
+def count_generation_text(text: Any, model: str | None = None, *, encoding: Any = _LOOKUP) -> int:
     """Count the tokens of a model's output text (no message overhead)."""
-    return count_text(text, model)
+    return count_text(text, model, encoding=encoding)
 
 
-def count_messages(messages: Any, model: str | None = None) -> int:
+def count_messages(messages: Any, model: str | None = None, *, encoding: Any = _LOOKUP) -> int:
     """Count the prompt tokens of a chat or LLM call, as the provider would bill them.
 
     ``messages`` is what LangChain passes to ``on_chat_model_start`` (a list of lists of
     ``BaseMessage``; batches are summed), a flat list of messages, or what ``on_llm_start``
     passes (a list of prompt strings, counted without chat overhead). OpenAI-style dicts and
-    ``(role, content)`` tuples are accepted too. Never raises.
+    ``(role, content)`` tuples are accepted too. ``encoding`` as for ``count_text``. Never
+    raises.
     """
     try:
+        encoding = _resolve(model, encoding)
         if messages is None:
             return 0
         if isinstance(messages, str):
-            return count_text(messages, model)
+            return count_text(messages, model, encoding=encoding)
         items = list(messages)
         if items and all(_is_sequence(item) for item in items):
-            return sum(count_messages(batch, model) for batch in items)
+            return sum(count_messages(batch, model, encoding=encoding) for batch in items)
         total = 0
         chat = False
         for item in items:
             if isinstance(item, str):
-                total += count_text(item, model)
+                total += count_text(item, model, encoding=encoding)
             else:
                 chat = True
-                total += _count_message(item, model)
+                total += _count_message(item, model, encoding)
         if chat:
             total += TOKENS_REPLY_PRIMING
         return total
     except Exception:  # noqa: BLE001
         _log.debug("message token counting failed", exc_info=True)
-        return count_text(_safe_str(messages), model)
+        return count_text(_safe_str(messages), model, encoding=None if encoding is _LOOKUP else encoding)
 
 
 def _is_sequence(item: Any) -> bool:
     return isinstance(item, (list, tuple)) and not is_role_tuple(item)
 
 
-def _count_message(message: Any, model: str | None) -> int:
+def _count_message(message: Any, model: str | None, encoding: Any) -> int:
     tokens = TOKENS_PER_MESSAGE
     if isinstance(message, dict):
         role = message.get("role", "")
@@ -287,16 +346,16 @@ def _count_message(message: Any, model: str | None) -> int:
         content = getattr(message, "content", None)
         name = getattr(message, "name", None)
         tool_calls = [(c.get("name"), c.get("args")) for c in getattr(message, "tool_calls", None) or []]
-    tokens += count_text(role or "", model)
-    tokens += _count_content(content, model)
+    tokens += count_text(role or "", model, encoding=encoding)
+    tokens += _count_content(content, model, encoding)
     if name:
-        tokens += count_text(name, model) + TOKENS_PER_NAME
+        tokens += count_text(name, model, encoding=encoding) + TOKENS_PER_NAME
     for call_name, arguments in tool_calls:
-        tokens += count_text(call_name or "", model)
+        tokens += count_text(call_name or "", model, encoding=encoding)
         if arguments is not None:
             if not isinstance(arguments, str):
                 arguments = json.dumps(arguments, ensure_ascii=False, default=str)
-            tokens += count_text(arguments, model)
+            tokens += count_text(arguments, model, encoding=encoding)
     return tokens
 
 
@@ -309,23 +368,23 @@ def _dict_tool_calls(calls: Any) -> list[tuple[Any, Any]]:
     return result
 
 
-def _count_content(content: Any, model: str | None) -> int:
+def _count_content(content: Any, model: str | None, encoding: Any) -> int:
     if content is None:
         return 0
     if isinstance(content, str):
-        return count_text(content, model)
+        return count_text(content, model, encoding=encoding)
     if isinstance(content, dict):
         content = [content]
     if isinstance(content, Iterable):
         total = 0
         for block in content:
             if isinstance(block, str):
-                total += count_text(block, model)
+                total += count_text(block, model, encoding=encoding)
             elif isinstance(block, dict) and isinstance(block.get("text"), str):
                 if block.get("type", "text") in ("text", "input_text", "output_text"):
-                    total += count_text(block["text"], model)
+                    total += count_text(block["text"], model, encoding=encoding)
         return total
-    return count_text(content, model)
+    return count_text(content, model, encoding=encoding)
 
 
 def _safe_str(obj: Any) -> str:

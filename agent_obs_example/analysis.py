@@ -14,6 +14,8 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from agent_obs.errors import error_type
+
 from .detectors import DETECTORS, Detector
 
 TRACER_NAME = "agent_obs_example"
@@ -40,7 +42,7 @@ class AnalysisService:
                     except Exception as exc:  # noqa: BLE001 - see module docstring
                         ds.record_exception(exc)
                         ds.set_status(Status(StatusCode.ERROR, str(exc)))
-                        ds.set_attribute("error.type", type(exc).__qualname__)
+                        ds.set_attribute("error.type", error_type(exc))
                         continue
                     ds.set_attribute("issue_detected", result.detected)
                     if result.detected:

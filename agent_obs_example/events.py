@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent_obs.errors import error_type
+
 
 class OptimizerEvents:
     def __init__(self, logger: Any) -> None:
@@ -24,7 +26,7 @@ class OptimizerEvents:
 
     def optimization_failed(self, job_id: str, run_id: str, error: BaseException) -> None:
         self._logger.bind(event_type="optimization_failed", job_id=job_id, run_id=run_id,
-                          error=str(error), error_type=type(error).__name__).error("Optimization failed")
+                          error=str(error), error_type=error_type(error)).error("Optimization failed")
 
     def recommendation_generated(self, job_id: str, recommendation_id: int, issue_type: str,
                                  estimated_improvement: float) -> None:

@@ -53,7 +53,7 @@ SPAN_ROWS = [
     ("SPAN_CHAT", "CLIENT", "OP_CHAT", "a chat model call",
      ["GEN_AI_OPERATION_NAME", "GEN_AI_PROVIDER_NAME", "GEN_AI_REQUEST_MODEL", "GEN_AI_RESPONSE_MODEL",
       "GEN_AI_USAGE_INPUT_TOKENS", "GEN_AI_USAGE_OUTPUT_TOKENS", "GEN_AI_RESPONSE_FINISH_REASONS",
-      "GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK", "USAGE_ESTIMATED", "COST_USD"]),
+      "GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK", "USAGE_ESTIMATED", "USAGE_ESTIMATOR", "COST_USD"]),
     ("SPAN_TEXT_COMPLETION", "CLIENT", "OP_TEXT_COMPLETION", "a plain (non-chat) LLM call", ["same as `chat`"]),
     ("SPAN_EXECUTE_TOOL", "INTERNAL", "OP_EXECUTE_TOOL", "a tool call",
      ["GEN_AI_OPERATION_NAME", "GEN_AI_TOOL_NAME", "GEN_AI_TOOL_CALL_ID", "GEN_AI_TOOL_TYPE"]),
@@ -92,7 +92,8 @@ ATTRIBUTE_DOCS: dict[str, tuple[str, str, str]] = {
     "GEN_AI_OUTPUT_MESSAGES": ("string (JSON)", f"{LLM}, {RETR}", "Content capture only: the completion; the retrieved documents."),
     "GEN_AI_TOOL_CALL_ARGUMENTS": ("string (JSON)", TOOL, "Content capture only: the tool's arguments."),
     "GEN_AI_TOOL_CALL_RESULT": ("string (JSON)", TOOL, "Content capture only: the tool's result."),
-    "ERROR_TYPE": ("string", ANY, "The exception's class name, on the span where it was raised and each ancestor it passed through."),
+    "ERROR_TYPE": ("string", ANY, "The exception's fully-qualified class name (`json.decoder.JSONDecodeError`, `httpx.ConnectError`; built-ins bare: `TimeoutError`), on the span where it was raised and each ancestor it passed through, and on `@traced` spans. The same value as the `error_type` metric label and log field: see *error.type* below."),
+    "EXCEPTION_TYPE": ("string", "the `exception` event of a span with `error.type`", "The same value as the span's `error.type`."),
     "LANGGRAPH_NODE": ("string", NODE, "The node's name (`langgraph_node`)."),
     "LANGGRAPH_STEP": ("int", NODE, "The superstep (`langgraph_step`)."),
     "LANGGRAPH_TRIGGERS": ("string[]", NODE, "The channels that triggered the node (`langgraph_triggers`)."),
@@ -102,7 +103,8 @@ ATTRIBUTE_DOCS: dict[str, tuple[str, str, str]] = {
     "LANGGRAPH_HANDOFF_DESTINATION": ("string", NODE, "The node that returned `Command(graph=Command.PARENT, goto=...)` (a handoff, as the handoff tools of langgraph-supervisor and langgraph-swarm do): where it handed control, several destinations joined with `,`. Only on that node, not on the levels the command passes through; the run stays ok."),
     "LANGGRAPH_STEPS": ("int", "invoke_agent", "Node executions in the run (first attempts; retries not counted), set when the run ends normally; also the `agent_obs_run_steps` metric."),
     "LANGGRAPH_RESUMED": ("boolean", AGENT, "true when the run resumes an interrupted thread (`Command(resume=...)`); the span links to the interrupted run's span."),
-    "USAGE_ESTIMATED": ("boolean", LLM, "true when the provider reported no usage and tokens were counted offline with tiktoken."),
+    "USAGE_ESTIMATED": ("boolean", LLM, "true when the provider reported no usage and the observer counted the tokens itself (see `agent_obs.usage.estimator`)."),
+    "USAGE_ESTIMATOR": ("string", LLM, "How estimated tokens were counted: `o200k_base` or `cl100k_base` (the model's tiktoken vocabulary, offline), or `chars/4` (one token per four characters of text, plus the per-message overhead) while that vocabulary is still loading on a background thread, i.e. the first calls of a process."),
     "COST_USD": ("double", LLM, "Estimated cost in US dollars from the price table."),
     "COST_UNKNOWN_MODEL": ("boolean", LLM, "true when the model is not in the price table (no cost is guessed)."),
     "OUTCOME": ("string", ANY, "`cancelled` on spans force-ended by cancellation or abandonment (their status stays UNSET)."),
@@ -124,7 +126,7 @@ LABEL_DOCS = {
     "LABEL_OPERATION": "`chat`, `text_completion`",
     "LABEL_PROVIDER": "provider name, as `gen_ai.provider.name`",
     "LABEL_REQUEST_MODEL": "model name, as `gen_ai.request.model`",
-    "LABEL_ERROR_TYPE": "exception class name; empty on success",
+    "LABEL_ERROR_TYPE": "the exception's fully-qualified class name, as the span's `error.type`; `cancelled` for a run cancelled without an exception; empty on success",
     "LABEL_TOKEN_TYPE": "`{TOKEN_TYPE_INPUT}`, `{TOKEN_TYPE_OUTPUT}`",
     "LABEL_AGENT_NAME": "agent name, as `gen_ai.agent.name`: the top-level agent or the named sub-agent the run belongs to",
     "LABEL_TOOL_NAME": "tool name",
@@ -168,7 +170,7 @@ FIELD_DOCS = {
     "FIELD_DURATION_MS": ("float", "duration in milliseconds"),
     "FIELD_INPUT_TOKENS": ("int", "input tokens, when known"),
     "FIELD_OUTPUT_TOKENS": ("int", "output tokens, when known"),
-    "FIELD_ERROR_TYPE": ("string", "exception class name (error and cancelled outcomes)"),
+    "FIELD_ERROR_TYPE": ("string", "the exception's fully-qualified class name, as the span's `error.type` (error and cancelled outcomes)"),
     "FIELD_ERROR_MESSAGE": ("string", "exception message, first 500 characters"),
     "FIELD_COST_USD": ("float", "estimated cost of the LLM call, when the model is priced"),
     "FIELD_THREAD_ID": ("string", "the run's `thread_id`, when set"),
@@ -376,6 +378,20 @@ def _attributes() -> str:
         f"`ok`; `{sc.METRIC_HANDOFFS}` counts it once, and `agent-obs replay` shows it as `handoff → <destination>`.",
         "",
         _table(["event attribute", "type", "meaning"], handoffs),
+        "",
+        "### error.type",
+        "",
+        "One value per exception everywhere: the `error.type` of the observer's spans and of `@traced` spans, the "
+        "`exception.type` of their exception events, the `error_type` label of the metrics (agent_obs's and "
+        "`http_client_errors_total`), the `error_type` log field and the `exception.type` of the JSON log records "
+        "all come from one function, `agent_obs.errors.error_type`. It follows OpenTelemetry's `error.type` "
+        "convention (the canonical class name identifying the type, as for `exception.type`: its fully-qualified "
+        "class name): the defining module and the qualified name, `json.decoder.JSONDecodeError`, "
+        "`httpx.ConnectError`, `mypkg.Client.Error`; built-in exceptions have no module: `TimeoutError`, "
+        "`ValueError`. This is the OpenTelemetry SDK's own rule for `exception.type`, so one filter "
+        "(TraceQL `span.error.type = \"json.decoder.JSONDecodeError\"`, PromQL "
+        "`error_type=\"json.decoder.JSONDecodeError\"`, LogQL `| json | error_type=\"...\"`) finds the failure "
+        "in every signal. Spans made by other instrumentations (HTTP client, SQLAlchemy, FastAPI) follow their own.",
         "",
         "### Outcomes",
         "",

@@ -14,6 +14,7 @@ from typing import Any
 from opentelemetry import trace
 
 from agent_obs import semconv as sc
+from agent_obs.errors import error_type
 from agent_obs.spans import hex_ids
 
 MAX_LINE_CHARS = 64 * 1024
@@ -52,7 +53,7 @@ def record_to_dict(record: dict[str, Any]) -> dict[str, Any]:
         out[f"extra.{key}" if key in _RESERVED else key] = value
     exception = record["exception"]
     if exception is not None and exception.type is not None:
-        out["exception"] = {"type": exception.type.__qualname__, "value": str(exception.value)}
+        out["exception"] = {"type": error_type(exception.type), "value": str(exception.value)}
         if exception.traceback is not None:
             out["exception"]["traceback"] = "".join(
                 traceback.format_exception(exception.type, exception.value, exception.traceback)

@@ -8,7 +8,10 @@ those measurements into two Prometheus families on ``registry``:
 
 - ``http_client_request_duration_seconds{host,method,status_code}`` (histogram)
 - ``http_client_errors_total{host,error_type}`` (counter): ``error_type`` is the status code
-  for responses >= 400, or the exception class for failures without a response.
+  for responses >= 400, or, for failures without a response, the exception's
+  ``agent_obs.errors.error_type`` (``httpx.ConnectError``,
+  ``requests.exceptions.ConnectionError``): counted by thin wrappers around the libraries'
+  transports, where the exception itself is seen.
 
 ``on_error`` (optional) is called with ``(host, error_type)`` for every error, so a service
 can keep its own named counter (the example derives ``dremio_api_errors_total``). The host
@@ -26,6 +29,7 @@ from opentelemetry.metrics import Histogram, Meter, MeterProvider, NoOpMeter
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from agent_obs.errors import error_type
 from agent_obs.metrics import Children, LabelCap, get_or_create
 
 _log = logging.getLogger(__name__)
@@ -80,13 +84,10 @@ class HttpClientMetrics:
         status = _first(attributes, _STATUS_KEYS)
         status_text = str(status) if status is not None else ""
         self._duration(host, method, status_text).observe(seconds)
-        error_type = None
+        # Failures without a response are counted by the transport wrappers, which see the
+        # exception itself (the instrumentations only pass its short class name).
         if status is not None and int(status) >= 400:
-            error_type = status_text
-        elif status is None:
-            error_type = str(attributes.get("error.type") or "connection_error")
-        if error_type is not None:
-            self._error(host, error_type)
+            self._error(host, status_text)
 
     def record_failure(self, host: str, error_type: str) -> None:
         """A request that ended without a response (httpx reports these separately)."""
@@ -142,19 +143,32 @@ class BridgeMeterProvider(MeterProvider):
         return self._meter
 
 
-def _wrap_httpx_failures(metrics: HttpClientMetrics) -> Callable[[], None] | None:
-    """Count httpx failures without a response, which its instrumentation does not measure."""
+def _wrap_transport_failures(metrics: HttpClientMetrics, libraries: set[str]) -> Callable[[], None] | None:
+    """Count failures without a response (``error_type`` = the exception's class name by
+    ``agent_obs.errors.error_type``) at the transports of ``libraries`` ("httpx", "requests").
+
+    The transports are below the instrumentations' own wrappers (``Client.send``,
+    ``Session.send``), so unwrapping either never removes the other.
+    """
     try:
-        import httpx
         from wrapt import wrap_function_wrapper
     except ImportError:
         return None
 
+    def host_of(request: Any) -> str:
+        url = getattr(request, "url", None)
+        host = getattr(url, "host", None)  # httpx.URL
+        if host is None and isinstance(url, str):  # requests.PreparedRequest
+            from urllib.parse import urlsplit
+
+            host = urlsplit(url).hostname
+        return host or "unknown"
+
     def count(request: Any, exc: BaseException) -> None:
         try:
-            metrics.record_failure(getattr(request.url, "host", None) or "unknown", type(exc).__qualname__)
+            metrics.record_failure(host_of(request), error_type(exc))
         except Exception:  # noqa: BLE001
-            _log.debug("could not count an httpx failure", exc_info=True)
+            _log.debug("could not count an HTTP failure", exc_info=True)
 
     def sync_wrapper(wrapped: Any, instance: Any, args: Any, kwargs: Any) -> Any:
         try:
@@ -170,14 +184,24 @@ def _wrap_httpx_failures(metrics: HttpClientMetrics) -> Callable[[], None] | Non
             count(args[0] if args else kwargs.get("request"), exc)
             raise
 
-    wrap_function_wrapper(httpx.HTTPTransport, "handle_request", sync_wrapper)
-    wrap_function_wrapper(httpx.AsyncHTTPTransport, "handle_async_request", async_wrapper)
+    wrapped: list[tuple[Any, str]] = []
+    if "httpx" in libraries:
+        import httpx
+
+        wrap_function_wrapper(httpx.HTTPTransport, "handle_request", sync_wrapper)
+        wrap_function_wrapper(httpx.AsyncHTTPTransport, "handle_async_request", async_wrapper)
+        wrapped += [(httpx.HTTPTransport, "handle_request"), (httpx.AsyncHTTPTransport, "handle_async_request")]
+    if "requests" in libraries:
+        from requests.adapters import HTTPAdapter
+
+        wrap_function_wrapper(HTTPAdapter, "send", sync_wrapper)
+        wrapped.append((HTTPAdapter, "send"))
 
     def undo() -> None:
         from opentelemetry.instrumentation.utils import unwrap
 
-        unwrap(httpx.HTTPTransport, "handle_request")
-        unwrap(httpx.AsyncHTTPTransport, "handle_async_request")
+        for owner, name in wrapped:
+            unwrap(owner, name)
 
     return undo
 
@@ -240,8 +264,10 @@ def instrument_http(
             continue
         instrumentors.append(instrumentor)
     undo: list[Callable[[], None]] = []
-    if any(type(i).__name__ == "HTTPXClientInstrumentor" for i in instrumentors):
-        unwrap_httpx = _wrap_httpx_failures(metrics)
-        if unwrap_httpx is not None:
-            undo.append(unwrap_httpx)
+    names = {type(i).__name__ for i in instrumentors}
+    libraries = {lib for lib, cls in (("httpx", "HTTPXClientInstrumentor"), ("requests", "RequestsInstrumentor"))
+                 if cls in names}
+    unwrap_transports = _wrap_transport_failures(metrics, libraries) if libraries else None
+    if unwrap_transports is not None:
+        undo.append(unwrap_transports)
     return HttpInstrumentation(instrumentors, metrics, undo)

@@ -6,8 +6,9 @@
     @traced("dremio.fetch_profile", record_args=("job_id",))
     async def fetch_profile(job_id, token): ...   # job_id is recorded, token never is
 
-Failures set the span status to ERROR with ``error.type`` and a recorded exception, and the
-exception passes through untouched. Arguments are copied onto the span (as ``code.arg.<name>``)
+Failures set the span status to ERROR with ``error.type`` (``agent_obs.errors.error_type``:
+the exception's fully-qualified class name, the same value the agent's spans, metrics and logs
+use) and a recorded exception, and the exception passes through untouched. Arguments are copied onto the span (as ``code.arg.<name>``)
 only when named in ``record_args``: recording everything leaks secrets and PII. The tracer is
 looked up at call time, so ``tracer_provider=`` (or the global provider) can be set after
 decoration.
@@ -24,6 +25,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode, TracerProvider
 
 from agent_obs import semconv as sc
+from agent_obs.errors import error_type
 
 F = TypeVar("F", bound=Callable[..., Any])
 _SCOPE = "service_obs"
@@ -159,8 +161,9 @@ def traced(
 def _fail(span: Span, exc: BaseException) -> None:
     # Never let a telemetry problem replace the user's exception.
     try:
-        span.set_attribute(sc.ERROR_TYPE, type(exc).__qualname__)
-        span.record_exception(exc)
+        kind = error_type(exc)
+        span.set_attribute(sc.ERROR_TYPE, kind)
+        span.record_exception(exc, {sc.EXCEPTION_TYPE: kind})
         span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"[:512]))
     except Exception:  # noqa: BLE001 - telemetry must not break the caller
         pass

@@ -19,3 +19,12 @@ def observer(tracer_provider, registry) -> AgentObserver:
 @pytest.fixture
 def content_observer(tracer_provider, registry) -> AgentObserver:
     return AgentObserver(tracer_provider=tracer_provider, registry=registry, capture_content=True)
+
+
+@pytest.fixture
+def tokenizer_loaded() -> None:
+    """o200k_base loaded before the test: the observer counts with it rather than the
+    character estimate it uses while the vocabulary loads in the background."""
+    from agent_obs import tokens
+
+    assert tokens.get_encoding(tokens.O200K_BASE) is not None

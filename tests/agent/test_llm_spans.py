@@ -130,7 +130,7 @@ def test_chat_openai_tool_agent_real_response_shapes(observer, span_exporter, re
 
 
 @pytest.mark.parametrize("with_usage", [True, False])
-def test_chat_openai_streamed_ttft_and_usage(with_usage, observer, span_exporter, registry):
+def test_chat_openai_streamed_ttft_and_usage(with_usage, tokenizer_loaded, observer, span_exporter, registry):
     fake = FakeOpenAI([sse_stream(["It ", "is ", "sunny."], with_usage)])
     model = openai_model(fake, streaming=True, stream_usage=with_usage)
 
@@ -159,6 +159,7 @@ def test_chat_openai_streamed_ttft_and_usage(with_usage, observer, span_exporter
     else:
         # no usage from the provider: counted offline with tiktoken (o200k_base for gpt-4o-mini)
         assert span.attributes["agent_obs.usage.estimated"] is True
+        assert span.attributes["agent_obs.usage.estimator"] == "o200k_base"
         assert span.attributes["gen_ai.usage.output_tokens"] == 4  # "It is sunny."
         assert span.attributes["gen_ai.usage.input_tokens"] > 0
         input_tokens = span.attributes["gen_ai.usage.input_tokens"]
@@ -179,7 +180,7 @@ def test_scripted_model_streaming_chunks_and_tool_calls(observer, span_exporter)
     assert len(by_name(spans, "execute_tool lookup_price")) == 1  # tool calls survived streaming
 
 
-def test_no_usage_reported_is_estimated_with_tiktoken(observer, span_exporter):
+def test_no_usage_reported_is_estimated_with_tiktoken(tokenizer_loaded, observer, span_exporter):
     model = ScriptedChatModel(responses=[AIMessage(content="hello world")], report_usage=False)
 
     def agent(state: MessagesState) -> dict:
@@ -192,6 +193,7 @@ def test_no_usage_reported_is_estimated_with_tiktoken(observer, span_exporter):
                                      config={"callbacks": [observer]})
     span = one(list(span_exporter.get_finished_spans()), "chat gpt-4o-mini")
     assert span.attributes["agent_obs.usage.estimated"] is True
+    assert span.attributes["agent_obs.usage.estimator"] == "o200k_base"
     assert span.attributes["gen_ai.usage.output_tokens"] == 2
     assert span.attributes["gen_ai.usage.input_tokens"] == 9  # 2 tokens + 3 per message + 3 priming + role
 

@@ -287,7 +287,7 @@ def test_http_errors_are_error_spans_with_the_clients_exception(status, body, op
                                                                 span_exporter, registry):
     import openai
 
-    from agent_obs.extract import error_type
+    from agent_obs.errors import error_type
 
     fake = FakeOpenAI([(status, body)])
     graph = one_call_graph(openai_model(fake, streaming=streamed), stream=streamed)

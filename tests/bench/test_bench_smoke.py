@@ -92,3 +92,12 @@ def test_multiprocess_cost_script_prices_mmap_writes_against_single_process_valu
         assert numbers["single_process_us"] > 0 and numbers["multiprocess_us"] > 0
     assert result["writes_per_invoke"] > 25  # at least one value per span's observation
     assert "mmap'd values" in multiprocess_cost.markdown(result)
+
+
+def test_first_call_script_runs_in_a_fresh_process(tmp_path):
+    import first_call
+
+    out = tmp_path / "first-call.md"
+    first_call.main(["--repeat", "1", "--md", str(out)])
+    table = out.read_text(encoding="utf-8")
+    assert "| now |" in table and "chars/4" in table
