@@ -92,7 +92,7 @@ def exposition_registry(registry: CollectorRegistry, path: str | None = None) ->
 
     path = path or multiprocess_dir()
     merged = CollectorRegistry()
-    merged.register(MergedWorkersCollector(MultiProcessCollector(None, path=path), path))  # type: ignore[arg-type]
+    merged.register(MergedWorkersCollector(MultiProcessCollector(None, path=path), path, registry))  # type: ignore[arg-type]
     PlatformCollector(registry=merged)
     merged.register(WorkerProcessCollector(path))  # type: ignore[arg-type]
     return merged
@@ -105,11 +105,16 @@ class MergedWorkersCollector:
     gunicorn's ``child_exit`` hook does that bookkeeping when a worker exits; other process
     managers (uvicorn's own ``--workers`` supervisor) have no such hook, so the scrape does
     it too: a crashed worker's runs stop counting as in progress.
+
+    The files only hold values that were set, so a family nothing has touched yet would be
+    missing from the scrape; the families defined in ``defined`` (the service's registry)
+    are listed without samples instead, as a single process lists them.
     """
 
-    def __init__(self, collector: Any, path: str | None) -> None:
+    def __init__(self, collector: Any, path: str | None, defined: CollectorRegistry | None = None) -> None:
         self._collector = collector
         self._path = path
+        self._defined = defined
 
     def describe(self) -> list[Any]:
         return []
@@ -119,7 +124,10 @@ class MergedWorkersCollector:
             for pid in _pids_with_files(self._path, live_gauges_only=True):
                 if not _alive(pid):
                     mark_process_dead(pid, self._path)
-        return self._collector.collect()
+        families = list(self._collector.collect())
+        yield from families
+        if self._defined is not None:
+            yield from _untouched_families(self._defined, {f.name for f in families})
 
 
 class WorkerProcessCollector:
@@ -154,6 +162,18 @@ class WorkerProcessCollector:
         if not self.path:
             return []
         return sorted(pid for pid in _pids_with_files(self.path) if _alive(pid))
+
+
+def _untouched_families(registry: CollectorRegistry, present: set[str]) -> Iterator[Any]:
+    from prometheus_client.metrics import MetricWrapperBase
+
+    with registry._lock:  # noqa: SLF001 - no public way to list a registry's collectors
+        collectors = list(registry._collector_to_names)  # noqa: SLF001
+    for collector in collectors:
+        if isinstance(collector, MetricWrapperBase):
+            for family in collector.describe():
+                if family.name not in present:
+                    yield family
 
 
 def _pids_with_files(path: str, live_gauges_only: bool = False) -> set[int]:

@@ -1,4 +1,6 @@
-"""The stack proven against real servers: Prometheus and Alertmanager (Debian packages).
+"""The stack proven against real servers: Prometheus and Alertmanager (Debian packages), twice:
+the service in one process, and in two worker processes (`uvicorn --workers 2`, metrics in
+prometheus_client multiprocess mode).
 
 One module-scoped stack: the example optimizer service (``create_app``, served by uvicorn on
 127.0.0.1) with its real observability (``setup_observability``), the example's own Dremio
@@ -25,42 +27,23 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import pytest
 import yaml
 
+from processes import ServerProcess
+from stack_fakes import flaky_model
 from stack_helpers import (REPO, RULES_DIR, alert_rules, dashboard_queries, free_port, http_json,
                            load_dashboards, parse_queries, ready, require_binary, start_process,
                            substitute, variable_values, wait_for)
 
 SERVICE = "optimizer-agent"
-LLM_OUTAGE = threading.Event()
+LLM_OUTAGE = threading.Event()  # the one-process stack's model is down while this is set
+WORKERS = 2
 
 
 # --- fakes and receivers -----------------------------------------------------------------
-def _flaky_model() -> Any:
-    from agent_obs_example.model import ScriptedChatModel
-
-    class RateLimitError(Exception):
-        """What a provider's SDK raises when throttled."""
-
-    class FlakyScriptedModel(ScriptedChatModel):
-        """The example's scripted model; raises RateLimitError while LLM_OUTAGE is set."""
-
-        def _generate(self, *args: Any, **kwargs: Any) -> Any:
-            if LLM_OUTAGE.is_set():
-                raise RateLimitError("induced rate limit")
-            return super()._generate(*args, **kwargs)
-
-        def _stream(self, *args: Any, **kwargs: Any) -> Any:
-            if LLM_OUTAGE.is_set():
-                raise RateLimitError("induced rate limit")
-            yield from super()._stream(*args, **kwargs)
-
-    return FlakyScriptedModel()
-
-
 def _faulty_dremio() -> Any:
     from agent_obs_example.standin import DremioStandIn
 
@@ -157,8 +140,10 @@ class Stack:
     am_url: str
     dremio: Any
     webhook: WebhookReceiver
-    obs: Any
+    obs: Any  # the observability handle of the one-process stack; None when workers serve
     trace_file: Path
+    llm_down: Callable[[bool], None]
+    workers: int = 1
     log: dict[str, Any] = field(default_factory=dict)
 
     def query(self, expr: str) -> list[dict[str, Any]]:
@@ -175,10 +160,8 @@ class Stack:
                  what=f"{scrapes} Prometheus scrape(s) after the traffic")
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory):
-    prometheus = require_binary("prometheus")
-    alertmanager = require_binary("prometheus-alertmanager")
+def _serve_in_process(es: ExitStack, tmp: Path, dremio: Any) -> tuple[int, Any]:
+    """The example app on a uvicorn thread of this process, with its own observability."""
     import uvicorn
     from prometheus_client import ProcessCollector
 
@@ -186,34 +169,82 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     from agent_obs_example.settings import OptimizerSettings
     from service_obs import ObservabilitySettings, setup_observability
 
+    obs = setup_observability(ObservabilitySettings(
+        service_name=SERVICE, trace_file=str(tmp / "traces.jsonl"), log_file=None, log_to_console=False,
+        log_to_loki=False))
+    es.callback(obs.shutdown, 5)
+    if obs.registry.get_sample_value("process_resident_memory_bytes") is None:
+        warnings.warn("service_obs's registry has no ProcessCollector: the Performance "
+                      "dashboard's memory/CPU panels need it; registered here", stacklevel=1)
+        ProcessCollector(registry=obs.registry)
+    app = create_app(OptimizerSettings(database_url=f"sqlite:///{tmp / 'optimizer.db'}",
+                                       dremio_url=dremio.url),
+                     obs=obs, chat_model=flaky_model(LLM_OUTAGE.is_set))
+    app_port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=app_port, log_level="warning",
+                                           access_log=False))
+    thread = threading.Thread(target=server.run, name="optimizer-uvicorn", daemon=True)
+    thread.start()
+
+    def stop_server() -> None:
+        server.should_exit = True
+        thread.join(15)
+
+    es.callback(stop_server)
+    wait_for(lambda: server.started, timeout=30, what="uvicorn started")
+    return app_port, obs
+
+
+def _serve_in_workers(es: ExitStack, tmp: Path, dremio: Any) -> int:
+    """The example app in ``uvicorn --workers 2`` processes, metrics in multiprocess mode."""
+    import os
+    import sys
+
+    (tmp / "multiproc").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_OBS_", "OTEL_", "PROMETHEUS_MULTIPROC"))}
+    env.update({
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp / "multiproc"),
+        "STACK_LLM_OUTAGE_FILE": str(tmp / "llm-outage"),
+        "AGENT_OBS_SERVICE_NAME": SERVICE,
+        "AGENT_OBS_DATABASE_URL": f"sqlite:///{tmp / 'optimizer.db'}",
+        "AGENT_OBS_DREMIO_URL": dremio.url,
+        "AGENT_OBS_TRACE_FILE": str(tmp / "traces.jsonl"),
+        "AGENT_OBS_LOG_FILE": "",
+        "AGENT_OBS_LOG_TO_CONSOLE": "false",
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).resolve().parent), env.get("PYTHONPATH", "")]),
+    })
+    app_port = free_port()
+    server = ServerProcess(
+        [str(Path(sys.executable).parent / "uvicorn"), "--factory", "stack_worker_app:create",
+         "--workers", str(WORKERS), "--host", "127.0.0.1", "--port", str(app_port), "--log-level", "warning",
+         "--no-access-log"], env, tmp / "workers.log", cwd=tmp)
+    es.callback(server.kill)
+    es.callback(lambda: server.alive() and server.terminate(30))
+    wait_for(lambda: ready(f"http://127.0.0.1:{app_port}/health", server.proc, server.log_path),
+             timeout=90, interval=0.2, what="the workers answering")
+    return app_port
+
+
+@pytest.fixture(scope="module", params=[1, WORKERS], ids=["one-process", "two-workers"])
+def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    prometheus = require_binary("prometheus")
+    alertmanager = require_binary("prometheus-alertmanager")
+    workers = request.param
     tmp = tmp_path_factory.mktemp("stack")
     with ExitStack() as es:
         dremio = _faulty_dremio().start()
         es.callback(dremio.stop)
-        trace_file = tmp / "traces.jsonl"
-        obs = setup_observability(ObservabilitySettings(
-            service_name=SERVICE, trace_file=str(trace_file), log_file=None, log_to_console=False,
-            log_to_loki=False))
-        es.callback(obs.shutdown, 5)
-        if obs.registry.get_sample_value("process_resident_memory_bytes") is None:
-            warnings.warn("service_obs's registry has no ProcessCollector: the Performance "
-                          "dashboard's memory/CPU panels need it; registered here", stacklevel=1)
-            ProcessCollector(registry=obs.registry)
-        app = create_app(OptimizerSettings(database_url=f"sqlite:///{tmp / 'optimizer.db'}",
-                                           dremio_url=dremio.url),
-                         obs=obs, chat_model=_flaky_model())
-        app_port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=app_port, log_level="warning",
-                                               access_log=False))
-        thread = threading.Thread(target=server.run, name="optimizer-uvicorn", daemon=True)
-        thread.start()
+        if workers == 1:
+            app_port, obs = _serve_in_process(es, tmp, dremio)
 
-        def stop_server() -> None:
-            server.should_exit = True
-            thread.join(15)
+            def llm_down(down: bool) -> None:
+                LLM_OUTAGE.set() if down else LLM_OUTAGE.clear()
+        else:
+            app_port, obs = _serve_in_workers(es, tmp, dremio), None
+            flag = tmp / "llm-outage"
 
-        es.callback(stop_server)
-        wait_for(lambda: server.started, timeout=30, what="uvicorn started")
+            def llm_down(down: bool) -> None:
+                flag.touch() if down else flag.unlink(missing_ok=True)
 
         webhook = WebhookReceiver().start()
         es.callback(webhook.stop)
@@ -240,15 +271,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
         wait_for(lambda: ready(f"{am_url}/-/ready", am, am_log), timeout=30, interval=0.1, what="alertmanager ready")
         wait_for(lambda: ready(f"{prom_url}/-/ready", prom, prom_log), timeout=30, interval=0.1, what="prometheus ready")
         yield Stack(app_url=f"http://127.0.0.1:{app_port}", prom_url=prom_url, am_url=am_url, dremio=dremio,
-                    webhook=webhook, obs=obs, trace_file=trace_file)
+                    webhook=webhook, obs=obs, trace_file=tmp / "traces.jsonl", llm_down=llm_down,
+                    workers=workers)
 
 
 # --- traffic ------------------------------------------------------------------------------
-def _wave(base: str, wave: int) -> dict[str, int]:
+def _decide(base: str, run_id: str, approved: bool) -> tuple[int, Any]:
+    """A decision on a paused run. With several workers, only the worker that paused the run
+    holds its checkpoint (the example's in-memory saver); another answers 409 and changes
+    nothing, so the decision is sent again until it reaches the right one."""
+    for _ in range(40):
+        status, body = http_json(f"{base}/optimizations/{run_id}/decision",
+                                 {"approved": approved, "reviewer": "stack-test"})
+        if status != 409 or "checkpoint is gone" not in json.dumps(body):
+            return status, body
+    return status, body
+
+
+def _wave(stack: Stack, wave: int) -> dict[str, int]:
     """One pass over every sample job: approvals (interrupt + resume), measurements, retries
     (the flaky job), tool errors, client errors, an unknown job and an LLM failure."""
     from agent_obs_example.samples import sample_job_ids
 
+    base = stack.app_url
     seen = {"runs": 0, "interrupts": 0, "measurements": 0, "llm_failures": 0}
     for index, job_id in enumerate(sample_job_ids()):
         status, body = http_json(f"{base}/optimizations", {"job_id": job_id})
@@ -257,8 +302,7 @@ def _wave(base: str, wave: int) -> dict[str, int]:
         if body["status"] == "awaiting_approval":
             seen["interrupts"] += 1
             approved = (index + wave) % 2 == 0
-            status, body = http_json(f"{base}/optimizations/{body['run_id']}/decision",
-                                     {"approved": approved, "reviewer": "stack-test"})
+            status, body = _decide(base, body["run_id"], approved)
             assert status == 200, body
         for n, rec in enumerate(body["recommendations"]):
             if rec["status"] == "rejected":
@@ -271,13 +315,13 @@ def _wave(base: str, wave: int) -> dict[str, int]:
             seen["measurements"] += 1
     assert http_json(f"{base}/optimizations", {"job_id": "not a job id!"})[0] == 422
     assert http_json(f"{base}/optimizations", {"job_id": "no-such-job"})[0] == 404
-    LLM_OUTAGE.set()
+    stack.llm_down(True)
     try:
         status, _ = http_json(f"{base}/optimizations", {"job_id": sample_job_ids()[2]})
         assert status >= 500
         seen["llm_failures"] += 1
     finally:
-        LLM_OUTAGE.clear()
+        stack.llm_down(False)
     return seen
 
 
@@ -285,9 +329,9 @@ def _wave(base: str, wave: int) -> dict[str, int]:
 def traffic(stack: Stack) -> dict[str, int]:
     """Two waves, each scraped, so every counter has moved between two scrapes."""
     stack.wait_scrapes_after(time.time())
-    first = _wave(stack.app_url, 0)
+    first = _wave(stack, 0)
     stack.wait_scrapes_after(time.time())
-    second = _wave(stack.app_url, 1)
+    second = _wave(stack, 1)
     stack.wait_scrapes_after(time.time(), scrapes=2)
     assert first["interrupts"] and first["measurements"] and first["llm_failures"]
     return {k: first[k] + second[k] for k in first}
@@ -373,6 +417,8 @@ def _trace_ids_in_file(path: Path) -> set[str]:
 
 
 def test_exemplars_point_at_traces_in_the_trace_file(stack: Stack, traffic: dict[str, int]):
+    """One process: every exemplar's trace is in the trace file. Several workers: no exemplars
+    at all (prometheus_client's multiprocess mode keeps none; the guide says so)."""
     from agent_obs import semconv as sc
 
     now = time.time()
@@ -382,7 +428,12 @@ def test_exemplars_point_at_traces_in_the_trace_file(stack: Stack, traffic: dict
             {"query": f"{metric}_bucket", "start": now - 600, "end": now + 60}))
         assert status == 200, body
         exemplar_ids[metric] = {e["labels"]["trace_id"] for s in body["data"] for e in s["exemplars"]}
+        if stack.workers > 1:
+            assert not exemplar_ids[metric], metric
+            continue
         assert exemplar_ids[metric], f"no exemplars stored for {metric}"
+    if stack.workers > 1:
+        return
     stack.obs.tracer_provider.force_flush()
     in_file = wait_for(lambda: stack.trace_file.exists() and _trace_ids_in_file(stack.trace_file),
                        timeout=15, what="trace file written")

@@ -1,7 +1,7 @@
-"""Start a real server process group for a test, talk to it, and always stop it.
+"""Talking to a service under test in worker processes: requests, scrapes, its trace file.
 
-Every wait has a deadline; ``ServerProcess.kill()`` (run by the ``with`` block) ends the
-whole process group, so no worker outlives its test.
+The processes themselves are ``processes.ServerProcess`` (every wait has a deadline; the
+``with`` block kills the whole process group).
 """
 
 from __future__ import annotations
@@ -10,76 +10,18 @@ import concurrent.futures
 import http.client
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 from polling import wait_for
+from processes import ServerProcess
 from prometheus_client.parser import text_string_to_metric_families
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
-
-
-class ServerProcess:
-    def __init__(self, cmd: list[str], env: dict[str, str], log_path: Path) -> None:
-        self.log_path = log_path
-        self._log = open(log_path, "wb")  # noqa: SIM115 - closed in kill()
-        self.proc = subprocess.Popen(cmd, env=env, cwd=HERE, stdout=self._log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def terminate(self, timeout: float = 40.0) -> int:
-        """SIGTERM to the supervisor/master, then wait for the whole group to exit."""
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout)
-        wait_for(lambda: not _group_alive(self.proc.pid), timeout=timeout, interval=0.05,
-                 what="every worker process exited")
-        return code
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            self.proc.wait(10)
-        finally:
-            self._log.close()
-
-    def __enter__(self) -> ServerProcess:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.kill()
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    # zombies of the group count as gone
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                return True
-    return False
 
 
 def get(url: str, timeout: float = 10.0, headers: dict[str, str] | None = None) -> tuple[int, bytes]:

@@ -93,3 +93,24 @@ sys.stdout.write(text)
     assert 'agent_obs_runs_total{agent="a",status="ok"} 5.0' in out
     assert 'agent_obs_active_runs{agent="a"} 1.0' in out  # the child's run no longer counts
     assert f'pid="{os.getpid()}"' not in out and "process_resident_memory_bytes{pid=" in out
+
+
+def test_families_nothing_touched_are_listed_without_samples(tmp_path: Path):
+    """As in a single process: a counter with no observations yet still has HELP and TYPE."""
+    script = r'''
+import sys
+from prometheus_client import CollectorRegistry, generate_latest
+from agent_obs import semconv as sc
+from agent_obs.metrics import family, metrics_for
+from service_obs.multiprocess import exposition_registry
+registry = CollectorRegistry()
+metrics_for(registry).runs("a", "ok").inc()
+family(registry, sc.METRIC_DROPPED)
+sys.stdout.write(generate_latest(exposition_registry(registry)).decode())
+'''
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    assert "# TYPE agent_obs_dropped_total counter" in out or "# TYPE agent_obs_dropped counter" in out
+    assert 'agent_obs_runs_total{agent="a",status="ok"} 1.0' in out
+    assert out.count("# TYPE agent_obs_runs_total counter") + out.count("# TYPE agent_obs_runs counter") == 1

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from receivers import LokiReceiver
-from servers import (BIN, ServerProcess, attribute, scrape, send_work, server_env, server_spans, value,
+from servers import (BIN, HERE, ServerProcess, attribute, scrape, send_work, server_env, server_spans, value,
                      wait_ready)
 from workers_app import AGENT, DONE_MESSAGE
 
@@ -88,7 +88,7 @@ def test_uvicorn_workers_exact_metrics_and_nothing_lost_at_sigterm(tmp_path: Pat
     with LokiReceiver() as loki, ServerProcess(
         [str(BIN / "uvicorn"), "--factory", "workers_app:create_app", "--workers", "2",
          "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        server_env(tmp_path, loki.url), tmp_path / "server.log",
+        server_env(tmp_path, loki.url), tmp_path / "server.log", cwd=HERE,
     ) as server:
         wait_ready(server, f"{base}/health")
         total, workers = _send_until_workers(base, N)
@@ -110,7 +110,7 @@ def test_gunicorn_preload_restarted_workers_exact_metrics_and_nothing_lost(tmp_p
         [str(BIN / "gunicorn"), "workers_app:create_app()", "--config", str(_documented_gunicorn_config(tmp_path)),
          "--workers", "2", "--bind", f"127.0.0.1:{port}", "--max-requests", str(max_requests),
          "--max-requests-jitter", "0", "--no-control-socket", "--log-level", "warning"],
-        server_env(tmp_path, loki.url), tmp_path / "server.log",
+        server_env(tmp_path, loki.url), tmp_path / "server.log", cwd=HERE,
     ) as server:
         wait_ready(server, f"{base}/health")
         total, workers = _send_until_workers(base, N, workers=3)  # the third is a restarted one
