@@ -11,8 +11,15 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 from docs_helpers import grafana_values, runnable
 from test_stack_e2e import Stack, stack, traffic  # noqa: F401 - the module-scoped stack fixtures
+
+# The one-process stack only: the dashboards and alerts are also checked against two workers in
+# test_stack_e2e, while some examples here (troubleshooting's GC pauses) read per-process
+# metrics that multiprocess mode cannot serve, as the guide's "Several workers" says.
+pytestmark = pytest.mark.parametrize("stack", [1], indirect=True, ids=["one-process"])
 
 
 def test_every_promql_example_returns_data(stack: Stack, traffic: dict[str, int], doc_blocks):
