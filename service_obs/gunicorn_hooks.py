@@ -11,7 +11,8 @@ import them into your own ``gunicorn.conf.py``::
   ``mark_process_dead`` for it, so its live gauges (runs in progress) stop counting; its
   counters stay in the sum, so restarts neither lose nor double-count.
 - ``worker_exit`` (the worker, on its way out): shuts down every observability handle of the
-  process within ``SHUTDOWN_TIMEOUT``: queued spans and log records leave before it exits.
+  process within its ``shutdown_timeout`` setting: queued spans and log records leave before
+  it exits.
 
 No ``post_fork`` hook is needed, even with ``--preload``: what a fork loses (the span batch
 processor's and the Loki sink's threads, the exporter's connection) is re-created in the

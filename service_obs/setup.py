@@ -37,7 +37,7 @@ from prometheus_client import CollectorRegistry
 
 from agent_obs import semconv as sc
 from agent_obs.metrics import family
-from service_obs.deadline import DEFAULT_SHUTDOWN_TIMEOUT, Deadline
+from service_obs.deadline import Deadline
 from service_obs.forksafe import PerProcessExporter
 from service_obs.logging import LoggingHandle, install_logging
 from service_obs.settings import ObservabilitySettings
@@ -53,7 +53,6 @@ _log = logging.getLogger(__name__)
 # OTEL_BSP_SCHEDULE_DELAY still win when set.
 SPAN_BATCH_SIZE = 64
 SPAN_SCHEDULE_DELAY_MS = 500
-SHUTDOWN_TIMEOUT = DEFAULT_SHUTDOWN_TIMEOUT  # seconds, for flush_all() and shutdown_all()
 
 
 class Observability:
@@ -165,19 +164,30 @@ def live_handles() -> list[Observability]:
     return list(_live)
 
 
-def flush_all(timeout: float = SHUTDOWN_TIMEOUT) -> bool:
-    """``flush()`` every live handle of this process within ``timeout`` seconds in total."""
-    deadline = Deadline(timeout)
+def _overall(handles: list[Observability], timeout: float | None) -> Deadline:
+    """One deadline for several handles: ``timeout``, else the longest ``shutdown_timeout``."""
+    if timeout is None:
+        timeout = max((h.settings.shutdown_timeout for h in handles), default=0.0)
+    return Deadline(timeout)
+
+
+def flush_all(timeout: float | None = None) -> bool:
+    """``flush()`` every live handle of this process within one deadline (default: the
+    longest ``shutdown_timeout`` setting among them)."""
+    handles = live_handles()
+    deadline = _overall(handles, timeout)
     ok = True
-    for handle in live_handles():
+    for handle in handles:
         ok = handle.flush(deadline.remaining()) and ok
     return ok
 
 
-def shutdown_all(timeout: float = SHUTDOWN_TIMEOUT) -> None:
-    """``shutdown()`` every live handle of this process within ``timeout`` seconds in total."""
-    deadline = Deadline(timeout)
-    for handle in live_handles():
+def shutdown_all(timeout: float | None = None) -> None:
+    """``shutdown()`` every live handle of this process within one deadline (default: the
+    longest ``shutdown_timeout`` setting among them)."""
+    handles = live_handles()
+    deadline = _overall(handles, timeout)
+    for handle in handles:
         handle.shutdown(deadline.remaining())
 
 

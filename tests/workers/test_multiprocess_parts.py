@@ -114,3 +114,26 @@ sys.stdout.write(generate_latest(exposition_registry(registry)).decode())
     assert "# TYPE agent_obs_dropped_total counter" in out or "# TYPE agent_obs_dropped counter" in out
     assert 'agent_obs_runs_total{agent="a",status="ok"} 1.0' in out
     assert out.count("# TYPE agent_obs_runs_total counter") + out.count("# TYPE agent_obs_runs counter") == 1
+
+
+def test_shutdown_all_flushes_every_live_handle_within_their_setting(tmp_path: Path, monkeypatch):
+    """What gunicorn's worker_exit hook runs: every handle of the process, spans on disk."""
+    from service_obs import ObservabilitySettings, setup_observability
+    from service_obs.setup import live_handles, shutdown_all
+
+    for name in [n for n in os.environ if n.startswith(("AGENT_OBS_", "OTEL_EXPORTER_OTLP"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "60000")  # only a flush writes the span
+    trace_file = tmp_path / "traces.jsonl"
+    obs = setup_observability(ObservabilitySettings(
+        service_name="w", trace_file=str(trace_file), log_file=None, log_to_console=False,
+        instrument_http=False, shutdown_timeout=5))
+    try:
+        with obs.tracer().start_as_current_span("queued"):
+            pass
+        assert obs in live_handles()
+        shutdown_all()
+        assert obs not in live_handles()
+        assert '"name": "queued"' in trace_file.read_text() or '"name":"queued"' in trace_file.read_text()
+    finally:
+        obs.shutdown(0)
