@@ -1,4 +1,4 @@
-"""The agent-obs command: demo, replay and serve.
+"""The agent-obs command: demo, replay, serve and stack.
 
 Each subcommand imports what it needs only when it runs, so ``agent-obs --help`` is fast and
 ``agent_obs`` stays free of FastAPI/SQLAlchemy imports. Errors a user can cause (bad file,
@@ -63,6 +63,22 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1,
                        help="worker processes; with more than one, /metrics sums over all of them")
     serve.add_argument("--service-name", default=None, help=service_name_help)
+
+    stack = sub.add_parser("stack", help="the observability stack shipped with the package")
+    stack_sub = stack.add_subparsers(dest="stack_command", required=True)
+    export = stack_sub.add_parser(
+        "export", help="write the stack (dashboards, rules, configs, compose file) into DIR")
+    export.add_argument("dir", help="folder to write into (created if missing)")
+    export.add_argument("--force", action="store_true", help="overwrite files that differ")
+    export.add_argument("--service-name", default=None,
+                        help="your service's name: the Prometheus job and `service` label "
+                             "(default: the example's optimizer-agent)")
+    export.add_argument("--scrape-target", default=None,
+                        help="HOST:PORT Prometheus scrapes for /metrics (default: optimizer:8000)")
+    for kind in ("prometheus", "loki", "tempo"):
+        export.add_argument(f"--{kind}-uid", default=None,
+                            help=f"uid of your Grafana {kind.capitalize()} datasource (default: {kind})")
+    stack_sub.add_parser("list", help="show the files the stack holds")
     return parser
 
 
@@ -107,9 +123,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agent_obs_example.serve import run_server
 
             return run_server(host=args.host, port=args.port, workers=args.workers, service_name=service_name)
+        if args.command == "stack":
+            return _stack(args)
     except CliError as exc:
         print(f"agent-obs {args.command}: {exc}", file=sys.stderr)
         return 2
+    except _stack_errors() as exc:
+        print(f"agent-obs stack {args.stack_command}: {exc}", file=sys.stderr)
+        return 1
     except OSError as exc:  # a folder that cannot be written, a port that cannot be bound
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         print(f"agent-obs {args.command}: {exc.strerror or exc}{where}", file=sys.stderr)
@@ -117,6 +138,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
+
+
+def _stack(args: argparse.Namespace) -> int:
+    from agent_obs.stack.cli import run_export, run_list
+    from agent_obs.stack.customize import StackOptions
+
+    if args.stack_command == "list":
+        return run_list()
+    options = StackOptions(service_name=args.service_name, scrape_target=args.scrape_target,
+                           prometheus_uid=args.prometheus_uid, loki_uid=args.loki_uid,
+                           tempo_uid=args.tempo_uid)
+    return run_export(args.dir, options, force=args.force)
+
+
+def _stack_errors() -> tuple[type[Exception], ...]:
+    from agent_obs.stack import StackError, StackNotFound
+
+    return (StackError, StackNotFound)
 
 
 if __name__ == "__main__":

@@ -677,7 +677,16 @@ def _cli() -> str:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))  # noqa: SLF001
     helps = {choice.dest: choice.help for choice in sub._choices_actions}  # noqa: SLF001
     rows = []
-    for name, subparser in sub.choices.items():
+    commands = []  # (name, help), nested subcommands ("stack export") flattened
+    pending = [(name, subparser, helps.get(name, "")) for name, subparser in sub.choices.items()]
+    while pending:
+        name, subparser, help_text = pending.pop(0)
+        nested = next((a for a in subparser._actions if isinstance(a, argparse._SubParsersAction)), None)  # noqa: SLF001
+        if nested is not None:
+            nested_helps = {c.dest: c.help for c in nested._choices_actions}  # noqa: SLF001
+            pending[:0] = [(f"{name} {n}", p, nested_helps.get(n, "")) for n, p in nested.choices.items()]
+            continue
+        commands.append((name, help_text))
         for action in subparser._actions:  # noqa: SLF001
             if isinstance(action, argparse._HelpAction):  # noqa: SLF001
                 continue
@@ -685,7 +694,8 @@ def _cli() -> str:
             default = "" if action.default in (None, False) or not action.option_strings else _code(action.default)
             meaning = action.help or _doc(CLI_DOCS, flag, "CLI_DOCS") or MISSING
             rows.append([_code(f"agent-obs {name}"), _code(flag), default, meaning])
-    usage = "\n".join(f"agent-obs {name:<7} {helps.get(name, '')}" for name in sub.choices)
+    width = max(len(name) for name, _ in commands)
+    usage = "\n".join(f"agent-obs {name:<{width}} {help_text}" for name, help_text in commands)
     return "\n".join([
         "## Command line",
         "",

@@ -52,8 +52,10 @@ def run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
 
 
 # --- dashboards ------------------------------------------------------------------------
-def load_dashboards() -> dict[str, dict[str, Any]]:
-    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(DASHBOARD_DIR.glob("*.json"))}
+def load_dashboards(root: Path = REPO) -> dict[str, dict[str, Any]]:
+    """The dashboards of a stack folder: the repository's, or one ``agent-obs stack export`` wrote."""
+    folder = root / DASHBOARD_DIR.relative_to(REPO)
+    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json"))}
 
 
 def iter_panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -71,10 +73,10 @@ def target_query(target: dict[str, Any]) -> str:
     return target["query"] if target_language(target) == "traceql" else target["expr"]
 
 
-def dashboard_queries() -> list[tuple[str, str, str, str]]:
+def dashboard_queries(root: Path = REPO) -> list[tuple[str, str, str, str]]:
     """(dashboard file, panel title, language, query with variables substituted)."""
     out = []
-    for name, dash in load_dashboards().items():
+    for name, dash in load_dashboards(root).items():
         values = variable_values(dash)
         for panel in iter_panels(dash):
             for target in panel.get("targets", []):
@@ -114,17 +116,17 @@ def substitute(text: str, values: dict[str, str]) -> str:
 
 
 # --- alert rules -----------------------------------------------------------------------
-def load_rule_groups() -> dict[str, list[dict[str, Any]]]:
+def load_rule_groups(root: Path = REPO) -> dict[str, list[dict[str, Any]]]:
     """Rule file name -> its rules (all groups)."""
     out = {}
-    for path in sorted(RULES_DIR.glob("*.yml")):
+    for path in sorted((root / RULES_DIR.relative_to(REPO)).glob("*.yml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         out[path.name] = [rule for group in doc["groups"] for rule in group["rules"]]
     return out
 
 
-def alert_rules() -> list[dict[str, Any]]:
-    return [r for rules in load_rule_groups().values() for r in rules if "alert" in r]
+def alert_rules(root: Path = REPO) -> list[dict[str, Any]]:
+    return [r for rules in load_rule_groups(root).values() for r in rules if "alert" in r]
 
 
 # --- real query parsers (Grafana's and Prometheus's Lezer grammars) -----------------------
@@ -151,6 +153,11 @@ def parse_queries(items: list[tuple[str, str]]) -> list[dict[str, Any]]:
     if done.returncode != 0:
         raise RuntimeError(f"parser failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout)
+
+
+def export_stack_cli(target: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """``agent-obs stack export TARGET [OPTIONS]`` run as a user runs it (this checkout's package)."""
+    return run([sys.executable, "-m", "agent_obs", "stack", "export", str(target), *options])
 
 
 def free_port() -> int:

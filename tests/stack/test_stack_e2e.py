@@ -2,11 +2,14 @@
 the service in one process, and in two worker processes (`uvicorn --workers 2`, metrics in
 prometheus_client multiprocess mode).
 
+The stack under test is the one ``agent-obs stack export`` writes (with ``--service-name`` and
+``--scrape-target`` pointing at the service below), not the repository folders it comes from.
+
 One module-scoped stack: the example optimizer service (``create_app``, served by uvicorn on
 127.0.0.1) with its real observability (``setup_observability``), the example's own Dremio
 stand-in with an outage switch, a real Prometheus scraping the service every second with the
-project's prometheus.yml and a copy of the project's rules whose windows and ``for:`` are
-shortened, and a real Alertmanager with the project's alertmanager.yml whose webhook URLs
+exported prometheus.yml and a copy of the exported rules whose windows and ``for:`` are
+shortened, and a real Alertmanager with the exported alertmanager.yml whose webhook URLs
 point at a receiver in this test. Test traffic uses urllib, which service_obs does not
 instrument, so it never counts as the service's outbound HTTP.
 
@@ -34,11 +37,11 @@ import yaml
 
 from processes import ServerProcess
 from stack_fakes import flaky_model
-from stack_helpers import (REPO, RULES_DIR, alert_rules, dashboard_queries, free_port, http_json,
+from stack_helpers import (alert_rules, dashboard_queries, export_stack_cli, free_port, http_json,
                            load_dashboards, parse_queries, ready, require_binary, start_process,
                            substitute, variable_values, wait_for)
 
-SERVICE = "optimizer-agent"
+SERVICE = "optimizer-agent"  # given to `agent-obs stack export --service-name` (the docs examples use it)
 LLM_OUTAGE = threading.Event()  # the one-process stack's model is down while this is set
 WORKERS = 2
 
@@ -109,10 +112,12 @@ def _test_rules(text: str) -> str:
     return re.sub(r"interval: \d+[smh]", "interval: 1s", text)
 
 
-def _prometheus_config(app_port: int, prom_port: int, am_port: int) -> dict[str, Any]:
-    cfg = yaml.safe_load((REPO / "prometheus" / "prometheus.yml").read_text())
+def _prometheus_config(root: Path, app_port: int, prom_port: int, am_port: int) -> dict[str, Any]:
+    """The exported prometheus.yml; the service's target and label come from the export's options."""
+    cfg = yaml.safe_load((root / "prometheus" / "prometheus.yml").read_text())
     cfg["global"].update(scrape_interval="1s", scrape_timeout="1s", evaluation_interval="1s")
-    replace = {"optimizer:8000": f"127.0.0.1:{app_port}", "localhost:9090": f"127.0.0.1:{prom_port}"}
+    app = f"127.0.0.1:{app_port}"
+    replace = {app: app, "localhost:9090": f"127.0.0.1:{prom_port}"}
     for job in cfg["scrape_configs"]:
         for static in job["static_configs"]:
             static["targets"] = [replace[t] for t in static["targets"]]
@@ -120,8 +125,8 @@ def _prometheus_config(app_port: int, prom_port: int, am_port: int) -> dict[str,
     return cfg
 
 
-def _alertmanager_config(webhook_port: int) -> dict[str, Any]:
-    cfg = yaml.safe_load((REPO / "alertmanager" / "alertmanager.yml").read_text())
+def _alertmanager_config(root: Path, webhook_port: int) -> dict[str, Any]:
+    cfg = yaml.safe_load((root / "alertmanager" / "alertmanager.yml").read_text())
     for route in [cfg["route"], *cfg["route"]["routes"]]:
         route["group_wait"] = "1s"
         route["group_interval"] = "1s"
@@ -135,6 +140,7 @@ def _alertmanager_config(webhook_port: int) -> dict[str, Any]:
 # --- the stack ------------------------------------------------------------------------------
 @dataclass
 class Stack:
+    root: Path  # the folder `agent-obs stack export` wrote
     app_url: str
     prom_url: str
     am_url: str
@@ -249,7 +255,10 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         webhook = WebhookReceiver().start()
         es.callback(webhook.stop)
         am_port = free_port()
-        (tmp / "alertmanager.yml").write_text(yaml.safe_dump(_alertmanager_config(webhook.port)))
+        root = tmp / "exported"
+        done = export_stack_cli(root, "--service-name", SERVICE, "--scrape-target", f"127.0.0.1:{app_port}")
+        assert done.returncode == 0, done.stderr
+        (tmp / "alertmanager.yml").write_text(yaml.safe_dump(_alertmanager_config(root, webhook.port)))
         am_log = tmp / "alertmanager.log"
         am = start_process(es, [
             alertmanager, f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am-data'}",
@@ -258,9 +267,9 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
 
         prom_port = free_port()
         (tmp / "rules").mkdir()
-        for path in RULES_DIR.glob("*.yml"):
+        for path in (root / "prometheus" / "rules").glob("*.yml"):
             (tmp / "rules" / path.name).write_text(_test_rules(path.read_text()))
-        (tmp / "prometheus.yml").write_text(yaml.safe_dump(_prometheus_config(app_port, prom_port, am_port)))
+        (tmp / "prometheus.yml").write_text(yaml.safe_dump(_prometheus_config(root, app_port, prom_port, am_port)))
         prom_log = tmp / "prometheus.log"
         prom = start_process(es, [
             prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'prom-data'}",
@@ -270,7 +279,7 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
         wait_for(lambda: ready(f"{am_url}/-/ready", am, am_log), timeout=30, interval=0.1, what="alertmanager ready")
         wait_for(lambda: ready(f"{prom_url}/-/ready", prom, prom_log), timeout=30, interval=0.1, what="prometheus ready")
-        yield Stack(app_url=f"http://127.0.0.1:{app_port}", prom_url=prom_url, am_url=am_url, dremio=dremio,
+        yield Stack(root=root, app_url=f"http://127.0.0.1:{app_port}", prom_url=prom_url, am_url=am_url, dremio=dremio,
                     webhook=webhook, obs=obs, trace_file=tmp / "traces.jsonl", llm_down=llm_down,
                     workers=workers)
 
@@ -343,7 +352,7 @@ def _finite(result: list[dict[str, Any]]) -> bool:
 
 
 def test_every_dashboard_promql_query_returns_data(stack: Stack, traffic: dict[str, int]):
-    queries = [(d, title, q) for d, title, lang, q in dashboard_queries() if lang == "promql"]
+    queries = [(d, title, q) for d, title, lang, q in dashboard_queries(stack.root) if lang == "promql"]
     assert len(queries) > 60
     empty, nan_only = [], []
     for dash, title, expr in queries:
@@ -357,7 +366,7 @@ def test_every_dashboard_promql_query_returns_data(stack: Stack, traffic: dict[s
 
 
 def test_every_template_variable_has_values(stack: Stack, traffic: dict[str, int]):
-    for name, dash in load_dashboards().items():
+    for name, dash in load_dashboards(stack.root).items():
         values = variable_values(dash)
         for var in dash["templating"]["list"]:
             if var["type"] != "query":
@@ -367,13 +376,13 @@ def test_every_template_variable_has_values(stack: Stack, traffic: dict[str, int
             status, body = http_json(f"{stack.prom_url}/api/v1/label/{label}/values?"
                                      + urllib.parse.urlencode({"match[]": selector}))
             assert status == 200 and body["data"], f"{name}: ${var['name']} has no values ({selector})"
-    runs = stack.query('count(agent_obs_runs_total{service="optimizer-agent"})')
+    runs = stack.query(f'count(agent_obs_runs_total{{service="{SERVICE}"}})')
     assert runs and float(runs[0]["value"][1]) >= 3  # ok, error, interrupted
 
 
 def test_every_alert_expression_returns_data(stack: Stack, traffic: dict[str, int]):
     """Each rule's expression with `bool` comparisons, so the values behind the threshold show."""
-    rules = alert_rules()
+    rules = alert_rules(stack.root)
     parsed = parse_queries([("promql", r["expr"]) for r in rules])
     empty = []
     for rule, res in zip(rules, parsed):
@@ -388,7 +397,7 @@ def test_every_alert_expression_returns_data(stack: Stack, traffic: dict[str, in
 def test_rules_load_and_evaluate_without_errors(stack: Stack, traffic: dict[str, int]):
     status, body = http_json(f"{stack.prom_url}/api/v1/rules")
     rules = [r for g in body["data"]["groups"] for r in g["rules"]]
-    assert {r["name"] for r in rules} == {r["alert"] for r in alert_rules()}
+    assert {r["name"] for r in rules} == {r["alert"] for r in alert_rules(stack.root)}
     unhealthy = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
     assert not unhealthy
 
@@ -397,7 +406,8 @@ def test_every_metric_name_is_in_the_real_scrape(stack: Stack, traffic: dict[str
     status, body = http_json(f"{stack.prom_url}/api/v1/targets/metadata?"
                              + urllib.parse.urlencode({"match_target": f'{{service="{SERVICE}"}}'}))
     families = {m["metric"] for m in body["data"]}
-    queries = [q for _, _, lang, q in dashboard_queries() if lang == "promql"] + [r["expr"] for r in alert_rules()]
+    queries = ([q for _, _, lang, q in dashboard_queries(stack.root) if lang == "promql"]
+               + [r["expr"] for r in alert_rules(stack.root)])
     used = {name for res in parse_queries([("promql", q) for q in queries]) for name in res["metrics"]}
     missing = []
     for name in sorted(used - {"up"}):
