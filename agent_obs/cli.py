@@ -126,11 +126,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "stack":
             return _stack(args)
     except CliError as exc:
-        print(f"agent-obs {args.command}: {exc}", file=sys.stderr)
+        command = f"stack {args.stack_command}" if args.command == "stack" else args.command
+        print(f"agent-obs {command}: {exc}", file=sys.stderr)
         return 2
-    except _stack_errors() as exc:
-        print(f"agent-obs stack {args.stack_command}: {exc}", file=sys.stderr)
-        return 1
     except OSError as exc:  # a folder that cannot be written, a port that cannot be bound
         where = f": {exc.filename}" if getattr(exc, "filename", None) else ""
         print(f"agent-obs {args.command}: {exc.strerror or exc}{where}", file=sys.stderr)
@@ -150,12 +148,6 @@ def _stack(args: argparse.Namespace) -> int:
                            prometheus_uid=args.prometheus_uid, loki_uid=args.loki_uid,
                            tempo_uid=args.tempo_uid)
     return run_export(args.dir, options, force=args.force)
-
-
-def _stack_errors() -> tuple[type[Exception], ...]:
-    from agent_obs.stack import StackError, StackNotFound
-
-    return (StackError, StackNotFound)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,10 @@ class ReplayError(CliError, ValueError):
     """A recorded run cannot be loaded or re-run; the message says why in one line."""
 
 
+class StackError(CliError):
+    """``agent-obs stack`` cannot export as asked (bad option, edited files, missing stack)."""
+
+
 class TraceFileError(ValueError):
     """A trace file, or one line of it, is not OTLP JSON; the message names what is wrong."""
 

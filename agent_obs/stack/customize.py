@@ -14,6 +14,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from agent_obs.errors import StackError
+
 DEFAULT_SERVICE = "optimizer-agent"
 DEFAULT_TARGET = "optimizer:8000"
 DATASOURCE_TYPES = ("prometheus", "loki", "tempo")
@@ -26,10 +28,6 @@ DASHBOARDS = "grafana/dashboards/"
 _SERVICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 _TARGET = re.compile(r"(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:]+\]):(\d{1,5})")
 _UID = re.compile(r"[a-zA-Z0-9_-]{1,40}")  # Grafana's uid rule
-
-
-class StackError(Exception):
-    """An export the user asked for cannot be made as asked; printed as one line."""
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent_obs.errors import StackError
+
 from .manifest import MARKER, iter_stack_files
 
 PACKAGED = Path(__file__).resolve().parent / "files"
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
-class StackNotFound(Exception):
+class StackNotFound(StackError):
     """Neither the wheel's copy nor a repository checkout holds the stack."""
 
 

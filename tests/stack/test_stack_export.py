@@ -74,7 +74,7 @@ def test_export_again_reports_unchanged_and_refuses_to_overwrite_an_edit(tmp_pat
     missing = target / "loki" / "loki-config.yaml"
     missing.unlink()
     refused = export_stack_cli(target)
-    assert refused.returncode == 1
+    assert refused.returncode == 2
     lines = [line for line in refused.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in refused.stderr
     assert lines[0].startswith("agent-obs stack export: ") and "prometheus/prometheus.yml" in lines[0]
@@ -147,12 +147,12 @@ def test_bad_options_are_one_line_errors(tmp_path):
     ]:
         done = export_stack_cli(tmp_path / "stack", option, value)
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        assert done.returncode == 1 and len(lines) == 1, done.stderr
+        assert done.returncode == 2 and len(lines) == 1, done.stderr
         assert lines[0].startswith("agent-obs stack export: ") and expected in lines[0]
         assert not (tmp_path / "stack").exists()
     (tmp_path / "file").write_text("x")
     done = export_stack_cli(tmp_path / "file")
-    assert done.returncode == 1 and "is not a folder" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 2 and "is not a folder" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_stack_list_names_every_file():
