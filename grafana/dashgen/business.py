@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import bargauge, dashboard, gauge, prom, stat, thresholds, timeseries
+from .sdk import bargauge, dashboard, gauge, prom, stat, thresholds, timeseries
 from .common import SVC, em, prometheus_var, sc, service_var
 
 RANGE = "$__range"

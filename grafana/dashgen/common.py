@@ -16,7 +16,7 @@ from service_obs.http import METRIC_HTTP_CLIENT_ERRORS as HTTP_CLIENT_ERRORS
 from service_obs.sqlalchemy import METRIC_DB_CONNECTION_ERRORS as DB_CONNECTION_ERRORS
 from service_obs.sqlalchemy import METRIC_DB_QUERY_DURATION as DB_QUERY_DURATION
 
-from .builder import datasource_var, label_var
+from .sdk import datasource_var, label_var
 
 # prometheus_client's process collector
 PROCESS_MEMORY = "process_resident_memory_bytes"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import (dashboard, logs, loki, prom, row, stat, thresholds, timeseries, traceql,
+from .sdk import (dashboard, logs, loki, prom, row, stat, thresholds, timeseries, traceql,
                       traces_table)
 from .common import (AGENT, MODEL, RI, SVC, agent_var, count, loki_var, model_var, node_var,
                      prometheus_var, quantile, ratio, sc, service_var, tempo_var)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import bargauge, dashboard, prom, stat, thresholds, timeseries
+from .sdk import bargauge, dashboard, prom, stat, thresholds, timeseries
 from .common import RI, SVC, em, prometheus_var, quantile, ratio, service_var
 
 OPTIMIZE = f'{SVC}, endpoint="optimize_query"'

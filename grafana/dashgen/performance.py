@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .builder import dashboard, heatmap, prom, row, thresholds, timeseries
+from .sdk import dashboard, heatmap, prom, row, thresholds, timeseries
 from .common import (DB_QUERY_DURATION, HTTP_CLIENT_DURATION, HTTP_CLIENT_ERRORS,
                      HTTP_SERVER_DURATION, HTTP_SERVER_REQUESTS, PROCESS_CPU, PROCESS_MEMORY,
                      RI, SVC, bucket, em, model_var, prometheus_var, quantile, sc, service_var)
