@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from bisect import bisect_left
-from typing import Any
+from typing import Any, Sequence
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.samples import Exemplar
@@ -249,6 +249,14 @@ class MetricsSink:
         err = m.error_type(error_type(error)) if error is not None else ""
         observe(m.agent_duration(m.agent(run.agent), err), run.duration, ex)
 
+    def start_at_zero(self, callbacks: Sequence[str]) -> None:
+        """Export the self-health counters whose labels are known at 0, so that ``increase()``
+        (and the alerts built on it) sees their first increment."""
+        for callback in callbacks:
+            self.m.handler_errors(callback)
+        for kind in sc.ABANDONED_KINDS:
+            self.m.abandoned_runs(kind)
+
     def handler_error(self, callback: str) -> None:
         self.m.handler_errors(callback).inc()
 
@@ -273,6 +281,9 @@ class NullMetricsSink:
 
     def sub_agent_ended(self, run: Run, error: BaseException | None, trace_id: str, span_id: str,
                         sampled: bool) -> None:
+        pass
+
+    def start_at_zero(self, callbacks: Sequence[str]) -> None:
         pass
 
     def handler_error(self, callback: str) -> None:

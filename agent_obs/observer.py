@@ -93,6 +93,11 @@ class AgentObserver(BaseCallbackHandler):
         logs: bool = True,
     ) -> None:
         super().__init__()
+        from agent_obs.arguments import check_observer_arguments
+
+        check_observer_arguments(tracer_provider, registry, logger, capture_content, agent_name, {
+            "max_content_length": max_content_length, "label_limit": label_limit, "max_open_runs": max_open_runs,
+            "run_ttl_seconds": run_ttl_seconds, "redact": redact, "metrics": metrics, "logs": logs, "clock": clock})
         if logger is None:
             from loguru import logger as loguru_logger
 
@@ -118,6 +123,7 @@ class AgentObserver(BaseCallbackHandler):
         self._spans = SpanSink(tracer_provider)
         self._metrics = MetricsSink(metrics_for(registry, label_limit)) if metrics else NullMetricsSink()
         self._logs = LogSink(logger) if logs else NullLogSink()
+        self._metrics.start_at_zero(CALLBACKS)
         self._lock = threading.Lock()
         self._interrupted_threads: OrderedDict[str, Any] = OrderedDict()
         self._log_error = RateLimitedLog()
@@ -569,3 +575,8 @@ class AgentObserver(BaseCallbackHandler):
                 continue
             self._metrics.abandoned(why)
             self._finish(root, sc.OUTCOME_CANCELLED)
+
+
+#: Every callback AgentObserver implements: the ``callback`` label values of
+#: ``agent_obs_handler_errors_total``, exported at 0 from construction.
+CALLBACKS: tuple[str, ...] = tuple(sorted(name for name in vars(AgentObserver) if name.startswith("on_")))

@@ -137,6 +137,12 @@ def encode_spans_json(spans: Sequence[ReadableSpan]) -> str:
     return json.dumps(encode_spans_dict(spans), separators=(",", ":"), ensure_ascii=False)
 
 
+# Why the trace-file exporter drops spans (the ``reason`` of ``agent_obs_dropped_total``).
+DROP_SHUTDOWN = "shutdown"
+DROP_ENCODE_ERROR = "encode_error"
+DROP_WRITE_ERROR = "write_error"
+DROP_REASONS = (DROP_SHUTDOWN, DROP_ENCODE_ERROR, DROP_WRITE_ERROR)
+
 class OtlpJsonFileExporter(SpanExporter):
     """Appends one OTLP JSON line per export call to a trace file.
 
@@ -177,18 +183,18 @@ class OtlpJsonFileExporter(SpanExporter):
         if not spans:
             return SpanExportResult.SUCCESS
         if self._shutdown:
-            self._drop("shutdown", len(spans), None)
+            self._drop(DROP_SHUTDOWN, len(spans), None)
             return SpanExportResult.FAILURE
         try:
             line = encode_spans_json(spans) + "\n"
         except Exception as exc:  # noqa: BLE001 - telemetry never raises into the SDK
-            self._drop("encode_error", len(spans), exc)
+            self._drop(DROP_ENCODE_ERROR, len(spans), exc)
             return SpanExportResult.FAILURE
         try:
             with self._lock:
                 self._write(line)
         except Exception as exc:  # noqa: BLE001
-            self._drop("write_error", len(spans), exc)
+            self._drop(DROP_WRITE_ERROR, len(spans), exc)
             return SpanExportResult.FAILURE
         return SpanExportResult.SUCCESS
 

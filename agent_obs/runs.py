@@ -211,7 +211,7 @@ class RunTable:
             victims: list[tuple[Run, str]] = []
             for root in roots:
                 if now - root.start_mono > self.ttl_seconds:
-                    victims.append((root, "ttl"))
+                    victims.append((root, sc.ABANDONED_TTL))
                 else:
                     break
             # Over the cap, evict down to 90% of it so that sweeps are not needed per start.
@@ -223,7 +223,7 @@ class RunTable:
                     if excess <= 0:
                         break
                     if id(root) not in chosen:
-                        victims.append((root, "cap"))
+                        victims.append((root, sc.ABANDONED_CAP))
                     excess -= 1 + len(root.descendants or ())
         return iter(victims)
 

@@ -131,6 +131,11 @@ METRIC_DROPPED: Final = "agent_obs_dropped_total"
 METRIC_HANDOFFS: Final = "agent_obs_handoffs_total"
 METRIC_LLM_TOKENS: Final = "agent_obs_llm_tokens_total"
 
+# agent_obs_abandoned_runs_total kinds: open past run_ttl_seconds, or past max_open_runs
+ABANDONED_TTL: Final = "ttl"
+ABANDONED_CAP: Final = "cap"
+ABANDONED_KINDS: Final = (ABANDONED_TTL, ABANDONED_CAP)
+
 # metric label names
 LABEL_OPERATION: Final = "gen_ai_operation_name"
 LABEL_PROVIDER: Final = "gen_ai_provider_name"

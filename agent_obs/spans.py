@@ -18,6 +18,8 @@ previous value back.
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Any, Sequence
 
 from opentelemetry import context as otel_context
@@ -29,6 +31,30 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from agent_obs import semconv as sc
 from agent_obs.errors import error_type
 from agent_obs.runs import Run
+
+_log = logging.getLogger("agent_obs")
+_warned_no_provider: list[bool] = []  # one warning per process
+_warn_lock = threading.Lock()
+
+
+def warn_if_no_provider(tracer_provider: Any) -> None:
+    """Warn once per process (stdlib ``logging``) when spans would go nowhere.
+
+    With no provider given and no global one set, OpenTelemetry hands out a proxy: spans are
+    dropped until a provider is set, and then appear (the proxy is kept, so that still works).
+    """
+    if tracer_provider is not None or _warned_no_provider:
+        return
+    if not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        return
+    with _warn_lock:
+        if _warned_no_provider:
+            return
+        _warned_no_provider.append(True)
+    _log.warning(
+        "agent_obs: AgentObserver has no tracer provider and no global one is set, so no spans are "
+        "recorded until one is. Use service_obs.setup_observability(...).observer(), pass "
+        "AgentObserver(tracer_provider=...), or call opentelemetry.trace.set_tracer_provider(...).")
 
 
 class RunContext(Context):
@@ -113,6 +139,7 @@ class SpanSink:
     """Starts and ends one span per non-plumbing run."""
 
     def __init__(self, tracer_provider: Any = None) -> None:
+        warn_if_no_provider(tracer_provider)
         self._tracer = trace.get_tracer(sc.SCOPE_NAME, tracer_provider=tracer_provider)
         provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
         sampler = getattr(provider, "sampler", None)

@@ -297,7 +297,7 @@ def _fill(text: str, namespace: Any) -> str:
 
 
 _SPECIAL = ("SCOPE_NAME", "CONTENT_TRUNCATED_SUFFIX", "EVENT_ROUTE", "EVENT_HANDOFF", "DEFAULT_TRACE_FILE", "OTHER_LABEL_VALUE")
-_NON_ATTRIBUTE_PREFIXES = ("SPAN_", "OP_", "OUTCOME_", "METRIC_", "LABEL_", "TOKEN_TYPE_", "BUCKETS_", "LOG_", "FIELD_", "ENV_", "KIND_")
+_NON_ATTRIBUTE_PREFIXES = ("ABANDONED_", "SPAN_", "OP_", "OUTCOME_", "METRIC_", "LABEL_", "TOKEN_TYPE_", "BUCKETS_", "LOG_", "FIELD_", "ENV_", "KIND_")
 
 
 def attribute_constants() -> list[tuple[str, str]]:
@@ -648,6 +648,14 @@ def _observer() -> str:
         "graph.invoke(inputs, config={\"callbacks\": [observer]})\n```",
         "",
         _table(["argument", "default", "kind", "meaning"], rows),
+        "",
+        "An argument of the wrong type raises `TypeError` at construction, naming it and what it expects "
+        "(`AgentObserver(registry=...) expects a prometheus_client CollectorRegistry ...`); so does an "
+        "`ObservabilitySettings` field given in code (`SettingsTypeError`, also a `ValueError`). With no "
+        "`tracer_provider` and no global provider set, the first observer of a process logs one warning through "
+        "stdlib `logging` (logger `agent_obs`) naming the fix (`setup_observability(...).observer()`, "
+        "`tracer_provider=`, or `opentelemetry.trace.set_tracer_provider`); its spans appear once a global "
+        "provider is set.",
     ])
 
 

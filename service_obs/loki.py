@@ -141,6 +141,8 @@ class LokiSink:
             token = base64.b64encode(f"{username}:{password or ''}".encode()).decode()
             self._headers["Authorization"] = f"Basic {token}"
         self._dropped = family(registry if registry is not None else REGISTRY, sc.METRIC_DROPPED)
+        for reason in REASON_TEXT:  # exported at 0 from the start, so increase() sees the first drop
+            self._dropped.labels(SIGNAL_LOGS, reason)
         self._queue: deque[_Entry] = deque()
         self._lock = threading.Lock()
         self._wake = threading.Event()

@@ -6,7 +6,9 @@ Standard ``OTEL_*`` variables keep their meaning and are read by the SDK and its
 (for example ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` when ``tempo_endpoint`` is unset); the one
 exception is ``OTEL_SERVICE_NAME``, used as the default service name.
 
-A bad value given in code raises ``ValueError`` naming the field at construction; a bad value
+A value of the wrong type given in code raises ``TypeError`` (``SettingsTypeError``, also a
+``ValueError``) naming the field and what it expects, a bad value ``ValueError`` naming the
+field, both at construction; a bad value
 in the environment warns once (``RuntimeWarning``) and falls back to the default, so a typo in
 a deployment manifest never stops a service from starting.
 """
@@ -275,8 +277,34 @@ class ObservabilitySettings:
         return ObservabilitySettings(**current)
 
 
+class SettingsTypeError(TypeError, ValueError):
+    """A field given in code has the wrong type. Also a ``ValueError``, as every bad value
+    given in code was before types were checked apart."""
+
+
+# annotation -> (accepted types, what to say); ints are accepted where floats are expected
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "str": ((str,), "a str"),
+    "str | None": ((str, type(None)), "a str or None"),
+    "bool": ((bool,), "True or False"),
+    "bool | None": ((bool, type(None)), "True, False or None"),
+    "int": ((int,), "an int"),
+    "float": ((int, float), "a number"),
+    "dict[str, str]": ((Mapping, str, type(None)), "a mapping (or 'k=v,k2=v2')"),
+}
+
+
+def _check_type(name: str, value: Any) -> None:
+    annotation = ObservabilitySettings.__annotations__.get(name)
+    accepted, expected = _TYPES.get(str(annotation), ((object,), ""))
+    if isinstance(value, bool) and bool not in accepted or not isinstance(value, accepted):
+        raise SettingsTypeError(
+            f"ObservabilitySettings.{name} expects {expected}, got {type(value).__name__} {value!r:.80}")
+
+
 def _resolve(name: str, value: Any, default: Any, parse: Callable[[Any], Any]) -> Any:
     if value is not UNSET:
+        _check_type(name, value)
         try:
             return parse(value)
         except ValueError as exc:

@@ -84,8 +84,9 @@ class Observability:
         options.update(overrides)
         return AgentObserver(**options)
 
-    def traced(self, name: str | None = None, **options: Any) -> Any:
-        """``service_obs.traced`` bound to this handle's tracer provider (not the global one)."""
+    def traced(self, name: Any = None, **options: Any) -> Any:
+        """``service_obs.traced`` bound to this handle's tracer provider (not the global one);
+        ``@obs.traced`` and ``@obs.traced(...)`` both work."""
         from service_obs.tracing import traced
 
         options.setdefault("tracer_provider", self.tracer_provider)
@@ -295,7 +296,11 @@ def _default_exporter(settings: ObservabilitySettings, registry: CollectorRegist
     if endpoint is None and not env_endpoint:
         from agent_obs.otlp_json import OtlpJsonFileExporter
 
+        from agent_obs.otlp_json import DROP_REASONS
+
         dropped = family(registry, sc.METRIC_DROPPED)
+        for reason in DROP_REASONS:  # exported at 0 from the start, so increase() sees the first drop
+            dropped.labels("traces", reason)
         return OtlpJsonFileExporter(
             settings.trace_file or sc.DEFAULT_TRACE_FILE,
             on_drop=lambda reason, count: dropped.labels("traces", reason).inc(count),

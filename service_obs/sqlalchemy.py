@@ -75,6 +75,7 @@ def instrument_engine(engine: Any, obs: Any, *, operation_limit: int = 50) -> En
     conn_errors = get_or_create(registry, METRIC_DB_CONNECTION_ERRORS, "counter",
                                 "Failures to connect to the database, and disconnects.", ("db_system",))
     db_system = engine.dialect.name
+    conn_errors.labels(db_system)  # exported at 0 from the start, so increase() sees the first error
     cap = LabelCap(operation_limit)
 
     def observe(context: Any, status: str) -> None:

@@ -1,7 +1,7 @@
 """``traced``: a span around any function, coroutine function or (async) generator.
 
-    @traced()                                   # span name = the function's qualified name
-    def load(job_id): ...
+    @traced                                     # span name = the function's qualified name
+    def load(job_id): ...                       # (@traced() is the same)
 
     @traced("dremio.fetch_profile", record_args=("job_id",))
     async def fetch_profile(job_id, token): ...   # job_id is recorded, token never is
@@ -33,13 +33,21 @@ _ATTR_TYPES = (str, bool, int, float)
 
 
 def traced(
-    name: str | None = None,
+    name: str | Callable[..., Any] | None = None,
     *,
     attributes: Mapping[str, Any] | None = None,
     record_args: Iterable[str] = (),
     tracer_provider: TracerProvider | None = None,
-) -> Callable[[F], F]:
-    """Decorate a function so each call runs inside a span called ``name``."""
+) -> Any:
+    """Decorate a function so each call runs inside a span called ``name``.
+
+    Both ``@traced`` and ``@traced(...)`` work: given the function itself, ``traced``
+    decorates it with the defaults (span name = its qualified name).
+    """
+    if callable(name):
+        return traced(tracer_provider=tracer_provider, attributes=attributes, record_args=record_args)(name)
+    if name is not None and not isinstance(name, str):
+        raise TypeError(f"traced: name must be a span name (str) or None, got {type(name).__name__}")
     recorded = tuple(record_args)
     static = dict(attributes or {})
 

@@ -84,7 +84,7 @@ def test_end_and_error_events_for_unknown_runs_are_noops(observer, registry):
     observer.on_retriever_end([], run_id=unknown)
     observer.on_llm_new_token("t", run_id=unknown)
     assert observer.open_runs == 0
-    assert registry.get_sample_value("agent_obs_handler_errors_total", {"callback": "on_chain_end"}) is None
+    assert registry.get_sample_value("agent_obs_handler_errors_total", {"callback": "on_chain_end"}) == 0.0
 
 
 def test_bad_callback_arguments_never_raise(observer, registry):

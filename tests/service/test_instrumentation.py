@@ -157,6 +157,8 @@ def test_query_spans_duration_and_parenting(obs, span_exporter, tmp_path) -> Non
 def test_connection_failures_are_counted(obs, tmp_path) -> None:
     engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'db.sqlite'}")
     instrument_engine(engine, obs)
+    # exported at 0 from instrumentation (issue 14 item 3): increase() sees the first failure
+    assert obs.registry.get_sample_value("db_connection_errors_total", {"db_system": "sqlite"}) == 0
     for _ in range(2):
         with pytest.raises(sqlalchemy.exc.OperationalError):
             engine.connect()

@@ -97,3 +97,18 @@ def test_with_defaults_yields_to_the_environment_and_to_explicit_values(monkeypa
         assert ObservabilitySettings.with_defaults(defaults).log_level == "DEBUG"
     with pytest.raises(TypeError, match="no field nope"):
         ObservabilitySettings.with_defaults({"nope": 1})
+
+
+@pytest.mark.parametrize(("field", "value", "expected"), [
+    ("enable_tracing", "yes", "True or False"),
+    ("log_to_loki", 1, "True, False or None"),
+    ("trace_sample_rate", "0.5", "a number"),
+    ("loki_batch_size", 5.0, "an int"),
+    ("loki_batch_size", True, "an int"),
+    ("service_name", 42, "a str"),
+    ("loki_labels", ["a"], "a mapping"),
+])
+def test_wrong_type_in_code_raises_type_error_naming_the_field(field: str, value: object, expected: str) -> None:
+    """Guards issue 14 item 9: a field given in code with the wrong type is a TypeError."""
+    with pytest.raises(TypeError, match=rf"ObservabilitySettings\.{field} expects {expected}"):
+        ObservabilitySettings(**{field: value})

@@ -255,3 +255,16 @@ def test_default_shutdown_lets_the_app_exit_promptly_with_unreachable_backends(t
     assert elapsed < DEFAULT_SHUTDOWN_TIMEOUT + 2.0, (elapsed, err)
     assert "span export did not finish within the 3.0 s shutdown deadline" in err
     assert "log records were not sent" in err
+
+
+def test_dropped_counters_exist_at_zero_from_setup(make_obs, make_settings, loki) -> None:
+    """Guards issue 14 item 3: agent_obs_dropped_total had no series before the first drop."""
+    from agent_obs.otlp_json import DROP_REASONS
+    from service_obs.loki import REASON_TEXT
+
+    obs = make_obs(make_settings(loki_endpoint=loki.url))
+    sample = obs.registry.get_sample_value
+    for reason in DROP_REASONS:
+        assert sample("agent_obs_dropped_total", {"signal": "traces", "reason": reason}) == 0.0, reason
+    for reason in REASON_TEXT:
+        assert sample("agent_obs_dropped_total", {"signal": "logs", "reason": reason}) == 0.0, reason

@@ -130,3 +130,41 @@ async def test_async_generator(tracer_provider, span_exporter) -> None:
     assert [x async for x in agen()] == [1, 2]
     (span,) = span_exporter.get_finished_spans()
     assert span.name == "agen" and span.end_time is not None
+
+
+
+def test_bare_traced_decorates_the_function() -> None:
+    """Guards issue 14 item 10: bare ``@traced`` used to turn the function into a decorator
+    (the first call failed with "'int' object is not callable"-style errors)."""
+    from service_obs import tracing
+
+    @traced
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @traced
+    async def twice(x: int) -> int:
+        return 2 * x
+
+    assert add.__name__ == "add" and add(2, 3) == 5
+    assert asyncio.run(twice(4)) == 8
+    with pytest.raises(TypeError, match="name must be a span name"):
+        tracing.traced(42)
+
+
+def test_obs_traced_bare_and_called(make_obs, span_exporter) -> None:
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    obs = make_obs(span_processors=[SimpleSpanProcessor(span_exporter)])
+
+    @obs.traced
+    def bare(x: int) -> int:
+        return x + 1
+
+    @obs.traced("named")
+    def called(x: int) -> int:
+        return x - 1
+
+    assert bare(1) == 2 and called(1) == 0
+    names = sorted(s.name for s in span_exporter.get_finished_spans())
+    assert names == sorted([bare.__qualname__, "named"])
