@@ -108,6 +108,19 @@ def collector_config(ports: dict[str, int], tempo_otlp: str) -> dict[str, Any]:
     return cfg
 
 
+def balancer_config(ports: dict[str, int], sampler_otlp: str) -> dict[str, Any]:
+    cfg = yaml.safe_load((REPO / "collector" / "otel-collector-loadbalancer.yaml").read_text())
+    protocols = cfg["receivers"]["otlp"]["protocols"]
+    protocols["grpc"]["endpoint"] = f"127.0.0.1:{ports['grpc']}"
+    protocols["http"]["endpoint"] = f"127.0.0.1:{ports['http']}"
+    resolver = cfg["exporters"]["loadbalancing"]["resolver"]["static"]
+    assert resolver["hostnames"] == ["otel-sampler:4317"]
+    resolver["hostnames"] = [sampler_otlp]
+    cfg["extensions"]["health_check"]["endpoint"] = f"127.0.0.1:{ports['health']}"
+    cfg["service"]["telemetry"] = {"metrics": {"level": "none"}}
+    return cfg
+
+
 def service_env(tmp: Path, traces_endpoint: str, loki: str) -> dict[str, str]:
     """The compose file's environment for the example service, with hosts and paths mapped."""
     compose = yaml.safe_load((REPO / "docker-compose.observability.yml").read_text())
@@ -469,16 +482,20 @@ def test_the_grafana_datasource_links_run_against_the_real_apis(servers: Servers
 
 # --- the Collector ------------------------------------------------------------------------------
 @pytest.mark.skipif(not OTELCOL_BIN, reason="no Collector given (AGENT_OBS_OTELCOL_BIN)")
-def test_the_collector_keeps_errored_and_interrupted_runs_and_samples_the_rest(servers: Servers):
+def test_the_collector_tiers_keep_errored_and_interrupted_runs_and_sample_the_rest(servers: Servers):
     tmp = servers.tmp / "collector"
     tmp.mkdir()
     ports = {k: free_port() for k in ("grpc", "http", "health")}
     (tmp / "otel-collector.yaml").write_text(yaml.safe_dump(collector_config(ports, servers.tempo_otlp)))
-    log = tmp / "otelcol.log"
-    proc = start_process(servers.es, [OTELCOL_BIN, f"--config=file:{tmp / 'otel-collector.yaml'}"], log)
-    wait_for(lambda: ready(f"http://127.0.0.1:{ports['health']}/", proc, log), timeout=60, interval=0.2,
-             what="collector healthy")
-    service = _start_service(servers.es, tmp / "service", f"http://127.0.0.1:{ports['grpc']}", servers.loki,
+    lb_ports = {k: free_port() for k in ("grpc", "http", "health")}
+    (tmp / "otel-lb.yaml").write_text(yaml.safe_dump(balancer_config(lb_ports, f"127.0.0.1:{ports['grpc']}")))
+    for name, health in (("otel-collector", ports["health"]), ("otel-lb", lb_ports["health"])):
+        log = tmp / f"{name}.log"
+        proc = start_process(servers.es, [OTELCOL_BIN, f"--config=file:{tmp / f'{name}.yaml'}"], log)
+        wait_for(lambda: ready(f"http://127.0.0.1:{health}/", proc, log), timeout=60, interval=0.2,
+                 what=f"{name} healthy")
+    # service -> load-balancing tier -> sampling tier -> Tempo, as in the compose profile
+    service = _start_service(servers.es, tmp / "service", f"http://127.0.0.1:{lb_ports['grpc']}", servers.loki,
                              free_port())
     _drive(service, 24)
     every = service.trace_ids()
