@@ -12,6 +12,7 @@ from typing import Any
 from agent_obs import semconv as sc
 from agent_obs.errors import error_type
 from agent_obs.runs import Run, RunKind
+from agent_obs.shortcuts import LogLevelGate
 
 _LEVEL_NO = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 _END_EVENTS = {
@@ -32,11 +33,7 @@ class LogSink:
 
     def __init__(self, logger: Any) -> None:
         self._logger = logger
-
-    def _enabled(self, level_no: int) -> bool:
-        core = getattr(self._logger, "_core", None)
-        min_level = getattr(core, "min_level", 0)
-        return level_no >= min_level
+        self._enabled = LogLevelGate(logger).enabled  # decided before any string is built
 
     def root_started(self, run: Run, trace_id: str, span_id: str) -> None:
         if not self._enabled(20):

@@ -12,19 +12,19 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from bisect import bisect_left
 from typing import Any, Sequence
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.samples import Exemplar
-from prometheus_client.values import MutexValue
 
 from agent_obs import semconv as sc
 from agent_obs.errors import error_type
 from agent_obs.runs import Run, RunKind
+from agent_obs.shortcuts import exemplar_observer, registered_collector
 
 _CLASSES = {"counter": Counter, "gauge": Gauge, "histogram": Histogram}
 _create_lock = threading.Lock()
+# registry -> exposition name -> the collector get_or_create made or found there
+_made: "weakref.WeakKeyDictionary[CollectorRegistry, dict[str, Any]]" = weakref.WeakKeyDictionary()
 
 
 def get_or_create(registry: CollectorRegistry, name: str, kind: str, documentation: str,
@@ -38,8 +38,12 @@ def get_or_create(registry: CollectorRegistry, name: str, kind: str, documentati
     (``livesum``, ``mostrecent``, ...); single-process services ignore it.
     """
     with _create_lock:
-        existing = registry._names_to_collectors.get(name)  # noqa: SLF001 - no public lookup
+        made = _made.setdefault(registry, {})
+        existing = made.get(name)
+        if existing is None:
+            existing = registered_collector(registry, name)  # made by someone else
         if existing is not None:
+            made[name] = existing
             return existing
         cls = _CLASSES[kind]
         family_name = name[: -len("_total")] if kind == "counter" and name.endswith("_total") else name
@@ -48,7 +52,8 @@ def get_or_create(registry: CollectorRegistry, name: str, kind: str, documentati
             kwargs["buckets"] = buckets
         if kind == "gauge" and multiprocess_mode is not None:
             kwargs["multiprocess_mode"] = multiprocess_mode
-        return cls(family_name, documentation, list(labelnames), **kwargs)
+        made[name] = cls(family_name, documentation, list(labelnames), **kwargs)
+        return made[name]
 
 
 def family(registry: CollectorRegistry, name: str) -> Any:
@@ -104,35 +109,13 @@ class Children:
         return child
 
 
-def observe(child: Any, amount: float, exemplar: dict[str, str] | None) -> None:
-    """``child.observe(amount, exemplar)`` without re-validating a trace exemplar each time.
-
-    The exemplars here are always ``trace_id`` (32 hex) and ``span_id`` (16 hex): valid label
-    names and 62 of the 128 characters allowed, so prometheus_client's per-call validation (a
-    regex per label name, a third of the observation's cost) can only pass. The exemplar is
-    stored exactly where ``Histogram.observe`` puts it, on the bucket the value falls in. A
-    child that is not an in-process histogram (multiprocess mode keeps no exemplars), a NaN,
-    or any other exemplar takes the public call.
-    """
-    if exemplar is None:
-        child.observe(amount)
-        return
-    buckets = getattr(child, "_buckets", None)
-    if (buckets is None or type(buckets[0]) is not MutexValue or amount != amount
-            or len(exemplar) != 2 or "trace_id" not in exemplar or "span_id" not in exemplar):
-        child.observe(amount, exemplar)
-        return
-    child.observe(amount)
-    bucket = bisect_left(child._upper_bounds, amount)  # noqa: SLF001 - first bound >= amount
-    buckets[bucket].set_exemplar(Exemplar(exemplar, amount, time.time()))
-
-
 class AgentMetrics:
     """All of agent_obs's families on one registry, with capped labels and cached children."""
 
     def __init__(self, registry: CollectorRegistry, label_limit: int = 500) -> None:
         self.registry = registry
         self.label_limit = label_limit
+        self.observe = exemplar_observer()  # child.observe(amount, exemplar), decided once
         f = lambda name: Children(family(registry, name))  # noqa: E731
         self.operation_duration = f(sc.METRIC_OPERATION_DURATION)
         self.token_usage = f(sc.METRIC_TOKEN_USAGE)
@@ -199,6 +182,7 @@ class MetricsSink:
 
     def ended(self, run: Run, trace_id: str, span_id: str, sampled: bool) -> None:
         m = self.m
+        observe = m.observe
         ex = {"trace_id": trace_id, "span_id": span_id} if sampled and trace_id else None
         kind = run.kind
         outcome = run.outcome
@@ -247,7 +231,7 @@ class MetricsSink:
         m = self.m
         ex = {"trace_id": trace_id, "span_id": span_id} if sampled and trace_id else None
         err = m.error_type(error_type(error)) if error is not None else ""
-        observe(m.agent_duration(m.agent(run.agent), err), run.duration, ex)
+        m.observe(m.agent_duration(m.agent(run.agent), err), run.duration, ex)
 
     def start_at_zero(self, callbacks: Sequence[str]) -> None:
         """Export the self-health counters whose labels are known at 0, so that ``increase()``

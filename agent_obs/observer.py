@@ -14,7 +14,6 @@ stdlib ``logging``; it never reaches the graph.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -26,6 +25,7 @@ from opentelemetry.trace import Link, SpanKind
 
 from agent_obs import extract
 from agent_obs import semconv as sc
+from agent_obs.env import capture_content_from_env
 from agent_obs.graph_runs import (
     has_seq_step_tag,
     is_node_run,
@@ -42,22 +42,7 @@ from agent_obs.runs import Run, RunKind, RunTable
 from agent_obs.spans import SpanSink, is_recording, span_identity
 
 _log = logging.getLogger("agent_obs")
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 _MAX_REMEMBERED_INTERRUPTS = 1024
-_warned_env_values: set[str] = set()  # a bad environment value warns once per process
-
-
-def capture_content_from_env(environ: Mapping[str, str] | None = None) -> bool:
-    """``AGENT_OBS_CAPTURE_CONTENT``: a bad value warns once and means off."""
-    raw = (environ if environ is not None else os.environ).get(sc.ENV_CAPTURE_CONTENT, "")
-    value = raw.strip().lower()
-    if value in _TRUE:
-        return True
-    if value not in _FALSE and raw not in _warned_env_values:
-        _warned_env_values.add(raw)
-        _log.warning("%s=%r is not a boolean; content capture stays off", sc.ENV_CAPTURE_CONTENT, raw)
-    return False
 
 
 class AgentObserver(BaseCallbackHandler):

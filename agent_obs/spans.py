@@ -24,13 +24,13 @@ from typing import Any, Sequence
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.attributes import BoundedAttributes as _BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from agent_obs import semconv as sc
 from agent_obs.errors import error_type
 from agent_obs.runs import Run
+from agent_obs.shortcuts import SpanShortcuts
 
 _log = logging.getLogger("agent_obs")
 _warned_no_provider: list[bool] = []  # one warning per process
@@ -142,11 +142,12 @@ class SpanSink:
         warn_if_no_provider(tracer_provider)
         self._tracer = trace.get_tracer(sc.SCOPE_NAME, tracer_provider=tracer_provider)
         provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
-        sampler = getattr(provider, "sampler", None)
-        self._children_follow_parent = _children_follow_parent(sampler)
+        shortcuts = SpanShortcuts(provider)
+        self._children_follow_parent = shortcuts.children_follow_parent
         # Samplers that never read attributes let a span start bare and take its attributes
-        # straight after, through the fast writer below.
-        self._attributes_after_start = _ignores_attributes(sampler)
+        # straight after, through the fast writer.
+        self._attributes_after_start = shortcuts.attributes_after_start
+        self._write = shortcuts.write_attributes
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self, run: Run, name: str, kind: SpanKind, attributes: dict[str, Any],
@@ -172,7 +173,7 @@ class SpanSink:
             links=links, start_time=run.start_ns, record_exception=False, set_status_on_exception=False,
         )
         if after_start and attributes:
-            write_attributes(span, attributes)
+            self._write(span, attributes)
         run.span = span
         ctx = RunContext(resolve(parent_ctx), run, span)
         run.context = ctx
@@ -211,77 +212,15 @@ class SpanSink:
             otel_context.attach(run.previous_context)
 
     # --- details set while the run is open -----------------------------------------------
-    @staticmethod
-    def set_attributes(run: Run, attributes: dict[str, Any]) -> None:
+    def set_attributes(self, run: Run, attributes: dict[str, Any]) -> None:
         if run.span is not None:
-            write_attributes(run.span, attributes)
+            self._write(run.span, attributes)
 
     @staticmethod
     def add_event(run: Run, name: str, attributes: dict[str, Any]) -> None:
         span = run.span
         if span is not None and span.is_recording():
             span.add_event(name, attributes)
-
-
-def _children_follow_parent(sampler: Any) -> bool:
-    """Whether the provider's sampler drops every child of an unsampled local parent.
-
-    True for the SDK's default ``ParentBased`` samplers and for a plain trace-id ratio (a
-    child has its parent's trace id); any other sampler is asked span by span.
-    """
-    if sampler is None:
-        return False
-    from opentelemetry.sdk.trace import sampling
-
-    if isinstance(sampler, sampling.ParentBased):
-        return getattr(sampler, "_local_parent_not_sampled", None) is sampling.ALWAYS_OFF
-    return isinstance(sampler, sampling.TraceIdRatioBased) or sampler is sampling.ALWAYS_OFF
-
-
-def _ignores_attributes(sampler: Any) -> bool:
-    """Whether ``sampler`` is one of the SDK's samplers, none of which reads span attributes."""
-    if sampler is None:
-        return False
-    from opentelemetry.sdk.trace import sampling
-
-    if type(sampler) in (sampling.ParentBased, sampling.ParentBasedTraceIdRatio):
-        delegates = (sampler._root, sampler._remote_parent_sampled,  # noqa: SLF001
-                     sampler._remote_parent_not_sampled, sampler._local_parent_sampled,  # noqa: SLF001
-                     sampler._local_parent_not_sampled)  # noqa: SLF001
-        return all(_ignores_attributes(d) for d in delegates)
-    return type(sampler) in (sampling.StaticSampler, sampling.TraceIdRatioBased)
-
-
-_PLAIN_TYPES = frozenset((str, int, float, bool))
-
-
-def write_attributes(span: Any, attributes: dict[str, Any]) -> None:
-    """``span.set_attributes`` without the SDK's per-value validation, where that is safe.
-
-    The observer only produces valid attribute values (str, int, float, bool, sequences of
-    str), and the SDK spends more time re-validating them than starting the span. When the
-    span is the SDK's, the attribute limits have room and no value-length limit is set, the
-    values go straight into the span's attribute dict (as the SDK would store them: sequences
-    as tuples, converted in ``attributes`` itself); anything else, any unexpected value, or a
-    span that is not recording goes through ``set_attributes``.
-    """
-    store = getattr(span, "_attributes", None)
-    if (type(store) is not _BoundedAttributes or store.max_value_len is not None
-            or store.maxlen is None or len(store._dict) + len(attributes) > store.maxlen  # noqa: SLF001
-            or not span.is_recording()):
-        span.set_attributes(attributes)
-        return
-    for key, value in attributes.items():
-        kind = type(value)
-        if kind in _PLAIN_TYPES:
-            continue
-        if (kind is tuple or kind is list) and all(type(item) is str for item in value):
-            if kind is list:
-                attributes[key] = tuple(value)  # replacing a value while iterating is allowed
-            continue
-        span.set_attributes(attributes)
-        return
-    store._dict.update(attributes)  # noqa: SLF001
 
 
 _SPAN_KEY: list[str] = []

@@ -24,6 +24,8 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from agent_obs.env import parse_bool
+
 ENV_PREFIX = "AGENT_OBS_"
 RISK_LEVELS = ("low", "medium", "high")
 
@@ -87,12 +89,7 @@ class OptimizerSettings:
 
 def _parse(name: str, raw: str, default: Any) -> Any:
     if name == "use_openai" or isinstance(default, bool):
-        lowered = raw.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(raw)
+        return parse_bool(raw)
     if isinstance(default, float):
         return float(raw)
     return raw.strip()

@@ -77,6 +77,22 @@ def _observer_config(name: str, **options: Any) -> Callable[[], Config]:
     return build
 
 
+def _public(name: str, base: str) -> Callable[[], Config]:
+    """``base`` (full, content or sampled) with private-internals shortcut ``name`` (or ``all``)
+    switched off: the public path it stands for (agent_obs/shortcuts.py)."""
+
+    def build() -> Config:
+        from agent_obs import shortcuts
+
+        names = () if name == "all" else (name,)
+        with shortcuts.public_only(*names):
+            config = BUILDERS[base]()
+        config.name = f"{config.name} public:{name}"
+        return config
+
+    return build
+
+
 def _sampled() -> Config:
     exporter = workload.CountingExporter()
     provider = sampled_provider(exporter, 0.1)
@@ -389,6 +405,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--mem-invokes", type=int, default=2000, help="0 skips the memory phase")
     ap.add_argument("--mem-warmup", type=int, default=200)
     ap.add_argument("--abandoned", type=int, default=300, help="broken-off streams and cancelled tasks (0 skips)")
+    ap.add_argument("--public", default="",
+                    help="comma-separated shortcut names of agent_obs/shortcuts.py (or 'all'): adds the 'full' "
+                         "configuration with each one switched off, to compare both paths in the same run")
+    ap.add_argument("--public-base", default="full", help="the configuration --public varies (full, content, sampled)")
     ap.add_argument("--json", default=None, help="write the result as JSON here")
     ap.add_argument("--md", default=None, help="write the tables as markdown here")
     ap.add_argument("--quick", action="store_true", help="smoke run (~20 s)")
@@ -406,6 +426,9 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
     if unknown:
         raise SystemExit(f"unknown configs {unknown}; choose among {', '.join(BUILDERS)}")
     configs = [BUILDERS[n]() for n in wanted]
+    for name in (n.strip() for n in args.public.split(",")):
+        if name:
+            configs.append(_public(name, args.public_base)())
     graph = workload.build_graph(args.rounds)
     check = workload.expected_messages(args.rounds)
     counter = _EventCounter()
@@ -430,7 +453,8 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
             "events_per_invoke": events,
             "event_counts": dict(sorted(counter.counts.items())),
             "baseline_ms": invoke["baseline"]["median_ms"],
-            "descriptions": {c.name: DESCRIPTIONS[c.name] for c in configs},
+            "descriptions": {c.name: DESCRIPTIONS.get(c.name, c.name.replace(" public:", " on the public path of "))
+                             for c in configs},
             "invoke": invoke,
         }
         out(f"invoke phase done ({time.time() - started:.0f} s)")

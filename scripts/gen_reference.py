@@ -256,7 +256,7 @@ OTEL_ENV_DOCS = [
     ("OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS", "Headers when `otlp_headers` is empty (read by the exporter)."),
     ("OTEL_EXPORTER_OTLP_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_KEY",
      "TLS trust and client certificates (read by the exporter)."),
-    ("OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "The batch span processor's queue and batching (read by the SDK). Unset, `setup_observability` exports at most 64 spans every 0.5 s instead of the SDK's 512 every 5 s: spans waiting longer reach the garbage collector's old generation and make full collections come sooner."),
+    ("OTEL_BSP_MAX_QUEUE_SIZE, OTEL_BSP_SCHEDULE_DELAY, OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "The batch span processor's queue and batching (read once, into `settings.otel`). Unset, `setup_observability` exports at most 64 spans every 0.5 s instead of the SDK's 512 every 5 s: spans waiting longer reach the garbage collector's old generation and make full collections come sooner."),
     ("OTEL_RESOURCE_ATTRIBUTES", "Extra resource attributes, e.g. `k8s.pod.name=...` (merged by the SDK)."),
 ]
 

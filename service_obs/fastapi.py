@@ -208,7 +208,5 @@ def instrument_app(
         exclude_spans=None if send_receive_spans else list(INTERNAL_SPANS),
     )
     handle = AppInstrumentation(app, middleware, route)
-    register = getattr(obs, "_register_undo", None)
-    if register is not None:
-        register(handle.uninstrument)
+    obs.register_undo(handle.uninstrument)
     return handle

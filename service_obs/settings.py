@@ -2,9 +2,15 @@
 
 Precedence, field by field: an explicit constructor argument > the ``AGENT_OBS_<FIELD>``
 environment variable (field name upper case, e.g. ``AGENT_OBS_LOKI_ENDPOINT``) > the default.
-Standard ``OTEL_*`` variables keep their meaning and are read by the SDK and its exporters
-(for example ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` when ``tempo_endpoint`` is unset); the one
-exception is ``OTEL_SERVICE_NAME``, used as the default service name.
+``OTEL_SERVICE_NAME`` comes after ``AGENT_OBS_SERVICE_NAME``. The other standard ``OTEL_*``
+variables keep their meaning: the few that ``setup_observability`` itself decides on (is an
+OTLP endpoint configured, which protocol, the batch processor's sizes) are read once, into
+``settings.otel`` (an ``OtelEnvironment``), from the same environment as the fields; the rest
+(headers, certificates, resource attributes) are read by the SDK and its exporters.
+
+``ObservabilitySettings.from_env(environ, **explicit)`` reads a given mapping instead of
+``os.environ`` (tests and embedding applications need no patching of the process environment).
+Parsing and the warn-once live in ``agent_obs.env``, shared with ``agent_obs``.
 
 A value of the wrong type given in code raises ``TypeError`` (``SettingsTypeError``, also a
 ``ValueError``) naming the field and what it expects, a bad value ``ValueError`` naming the
@@ -17,11 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import threading
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from agent_obs import env
 from agent_obs import semconv as sc
 from service_obs.deadline import DEFAULT_SHUTDOWN_TIMEOUT
 
@@ -36,8 +41,6 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
-_warned: set[tuple[str, str]] = set()
-_warned_lock = threading.Lock()
 
 
 # --- parsers: raw (code or env string) -> value, ValueError with a reason on bad input ----
@@ -62,60 +65,6 @@ def _url(value: Any) -> str | None:
     return text.rstrip("/")
 
 
-def _bool(value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        lowered = value.strip().lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-    raise ValueError("must be a boolean (true/false)")
-
-
-def _opt_bool(value: Any) -> bool | None:
-    if value is None or value == "":
-        return None
-    return _bool(value)
-
-
-def _number(kind: type, low: float | None = None, high: float | None = None) -> Callable[[Any], Any]:
-    def parse(value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError(f"must be a {kind.__name__}")
-        try:
-            number = kind(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"must be a {kind.__name__}") from None
-        if kind is int and isinstance(value, float) and value != number:
-            raise ValueError("must be an integer")
-        if (low is not None and number < low) or (high is not None and number > high):
-            raise ValueError(f"must be between {low} and {high}")
-        return number
-
-    return parse
-
-
-def _mapping(value: Any) -> dict[str, str]:
-    """A dict, or ``"k=v,k2=v2"`` (the OTEL_EXPORTER_OTLP_HEADERS syntax)."""
-    if value is None or value == "":
-        return {}
-    if isinstance(value, Mapping):
-        return {str(k): str(v) for k, v in value.items()}
-    if isinstance(value, str):
-        result: dict[str, str] = {}
-        for part in value.split(","):
-            if not part.strip():
-                continue
-            key, sep, val = part.partition("=")
-            if not sep or not key.strip():
-                raise ValueError("must be key=value pairs separated by commas")
-            result[key.strip()] = val.strip()
-        return result
-    raise ValueError("must be a mapping or 'k=v,k2=v2'")
-
-
 def _choice(options: tuple[str, ...], upper: bool = False) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = _str(value)
@@ -127,18 +76,17 @@ def _choice(options: tuple[str, ...], upper: bool = False) -> Callable[[Any], st
     return parse
 
 
-def _opt_choice(options: tuple[str, ...]) -> Callable[[Any], str | None]:
-    parse = _choice(options)
-    return lambda value: None if value is None or value == "" else parse(value)
-
-
-def _positive_float(value: Any) -> float:
-    return _number(float, 0.0, None)(value)
+_bool = env.parse_bool
+_opt_bool = env.optional(env.parse_bool)
+_number = env.parse_number
+_mapping = env.parse_mapping
+_opt_choice = lambda options: env.optional(_choice(options))  # noqa: E731
+_positive_float = env.parse_number(float, 0.0, None)
 
 
 # field name -> (default or default factory, parser)
 _SPEC: dict[str, tuple[Any, Callable[[Any], Any]]] = {
-    "service_name": (lambda: os.environ.get("OTEL_SERVICE_NAME") or "agent-service", _str),
+    "service_name": ("agent-service", _str),
     "service_version": ("unknown", _str),
     "environment": ("development", _str),
     "tempo_endpoint": (None, _url),
@@ -177,6 +125,46 @@ _SPEC: dict[str, tuple[Any, Callable[[Any], Any]]] = {
 }
 
 _SECRET = {"otlp_headers", "loki_password", "loki_bearer_token"}
+# a standard variable read after AGENT_OBS_<FIELD> and before the default
+_STANDARD_FALLBACK = {"service_name": "OTEL_SERVICE_NAME"}
+
+
+@dataclasses.dataclass(frozen=True)
+class OtelEnvironment:
+    """The standard ``OTEL_*`` variables ``setup_observability`` decides on, read once.
+
+    ``traces_endpoint``: ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_EXPORTER_OTLP_ENDPOINT``
+    (only whether one is set matters: the exporter reads it itself); ``protocol``:
+    ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`` or ``OTEL_EXPORTER_OTLP_PROTOCOL``; the batch span
+    processor's ``OTEL_BSP_SCHEDULE_DELAY`` (ms), ``OTEL_BSP_MAX_EXPORT_BATCH_SIZE`` and
+    ``OTEL_BSP_MAX_QUEUE_SIZE``, None when unset (a bad value warns once and counts as unset).
+    """
+
+    traces_endpoint: str | None = None
+    protocol: str | None = None
+    bsp_schedule_delay_ms: float | None = None
+    bsp_max_export_batch_size: int | None = None
+    bsp_max_queue_size: int | None = None
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str]) -> OtelEnvironment:
+        def first(*names: str) -> str | None:
+            for name in names:
+                value = (environ.get(name) or "").strip()
+                if value:
+                    return value
+            return None
+
+        def number(name: str, kind: type) -> Any:
+            return env.from_env(environ, name, env.optional(env.parse_number(kind, 1 if kind is int else 0)), None)
+
+        return cls(
+            traces_endpoint=first("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+            protocol=first("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
+            bsp_schedule_delay_ms=number("OTEL_BSP_SCHEDULE_DELAY", float),
+            bsp_max_export_batch_size=number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", int),
+            bsp_max_queue_size=number("OTEL_BSP_MAX_QUEUE_SIZE", int),
+        )
 
 
 def _field(name: str) -> Any:
@@ -241,12 +229,33 @@ class ObservabilitySettings:
     shutdown_timeout: float = _field("shutdown_timeout")
 
     def __post_init__(self) -> None:
+        self._resolve_all(os.environ)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **explicit: Any) -> ObservabilitySettings:
+        """Settings from ``explicit`` > ``environ`` (default ``os.environ``) > defaults."""
+        unknown = sorted(set(explicit) - set(_SPEC))
+        if unknown:
+            raise TypeError(f"ObservabilitySettings has no field {', '.join(unknown)}")
+        settings = object.__new__(cls)
+        for name in _SPEC:
+            object.__setattr__(settings, name, explicit.get(name, UNSET))
+        settings._resolve_all(os.environ if environ is None else environ)
+        return settings
+
+    def _resolve_all(self, environ: Mapping[str, str]) -> None:
         for name, (default, parse) in _SPEC.items():
-            object.__setattr__(self, name, _resolve(name, getattr(self, name), default, parse))
+            object.__setattr__(self, name, _resolve(name, getattr(self, name), default, parse, environ))
+        object.__setattr__(self, "_otel", OtelEnvironment.read(environ))
         if self.loki_max_backoff < self.loki_min_backoff:
             raise ValueError("loki_max_backoff must be >= loki_min_backoff")
         if self.loki_username and not self.loki_password:
             raise ValueError("loki_password is required when loki_username is set")
+
+    @property
+    def otel(self) -> OtelEnvironment:
+        """The standard ``OTEL_*`` variables setup decides on, read with the fields."""
+        return self._otel  # type: ignore[attr-defined, no-any-return]
 
     @property
     def loki_enabled(self) -> bool:
@@ -266,15 +275,18 @@ class ObservabilitySettings:
         unknown = sorted(set(defaults) - set(_SPEC))
         if unknown:
             raise TypeError(f"ObservabilitySettings has no field {', '.join(unknown)}")
-        values = {name: value for name, value in defaults.items() if not _in_env(name, _SPEC[name][1])}
+        values = {name: value for name, value in defaults.items()
+                  if not _in_env(name, _SPEC[name][1], os.environ)}
         values.update(explicit)
         return cls(**values)
 
     def replace(self, **changes: Any) -> ObservabilitySettings:
-        """A copy with ``changes`` applied as explicit arguments."""
-        current = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """A copy with ``changes`` applied as explicit arguments (``otel`` is kept as it is)."""
+        current = {name: getattr(self, name) for name in _SPEC}
         current.update(changes)
-        return ObservabilitySettings(**current)
+        copy = ObservabilitySettings(**current)
+        object.__setattr__(copy, "_otel", self._otel)
+        return copy
 
 
 class SettingsTypeError(TypeError, ValueError):
@@ -302,42 +314,26 @@ def _check_type(name: str, value: Any) -> None:
             f"ObservabilitySettings.{name} expects {expected}, got {type(value).__name__} {value!r:.80}")
 
 
-def _resolve(name: str, value: Any, default: Any, parse: Callable[[Any], Any]) -> Any:
+def _resolve(name: str, value: Any, default: Any, parse: Callable[[Any], Any],
+             environ: Mapping[str, str]) -> Any:
     if value is not UNSET:
         _check_type(name, value)
         try:
             return parse(value)
         except ValueError as exc:
             raise ValueError(f"ObservabilitySettings.{name} {exc} (got {value!r})") from None
-    env_name = ENV_PREFIX + name.upper()
-    raw = os.environ.get(env_name)
-    if raw is not None:
-        try:
-            return parse(raw)
-        except ValueError as exc:
-            _warn_once(env_name, raw, str(exc))
+    found = env.from_env(environ, ENV_PREFIX + name.upper(), parse, UNSET)
+    standard = _STANDARD_FALLBACK.get(name)
+    if found is UNSET and standard is not None and (environ.get(standard) or "").strip():
+        found = env.from_env(environ, standard, parse, UNSET)
+    if found is not UNSET:
+        return found
     return default() if callable(default) else default
 
 
-def _in_env(name: str, parse: Callable[[Any], Any]) -> bool:
+def _in_env(name: str, parse: Callable[[Any], Any], environ: Mapping[str, str]) -> bool:
     """Whether the environment sets field ``name`` to a valid value (a bad one warns once)."""
-    env_name = ENV_PREFIX + name.upper()
-    raw = os.environ.get(env_name)
-    if raw is not None:
-        try:
-            parse(raw)
-            return True
-        except ValueError as exc:
-            _warn_once(env_name, raw, str(exc))
-    if name == "service_name":
-        return bool((os.environ.get("OTEL_SERVICE_NAME") or "").strip())
-    return False
-
-
-def _warn_once(env_name: str, raw: str, reason: str) -> None:
-    with _warned_lock:
-        if (env_name, raw) in _warned:
-            return
-        _warned.add((env_name, raw))
-    shown = raw if len(raw) <= 60 else raw[:57] + "..."
-    warnings.warn(f"ignoring {env_name}={shown!r}: {reason}; using the default", RuntimeWarning, stacklevel=4)
+    if env.from_env(environ, ENV_PREFIX + name.upper(), parse, UNSET) is not UNSET:
+        return True
+    standard = _STANDARD_FALLBACK.get(name)
+    return standard is not None and bool((environ.get(standard) or "").strip())

@@ -22,7 +22,6 @@ because OpenTelemetry does not allow it to be undone within the process.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable
@@ -40,7 +39,7 @@ from agent_obs.metrics import family
 from service_obs.deadline import Deadline
 from service_obs.forksafe import PerProcessExporter
 from service_obs.logging import LoggingHandle, install_logging
-from service_obs.settings import ObservabilitySettings
+from service_obs.settings import ObservabilitySettings, OtelEnvironment
 
 _log = logging.getLogger(__name__)
 
@@ -70,6 +69,17 @@ class Observability:
         self._undo: list[Callable[[], None]] = []
         self._lock = threading.Lock()
         self._shut = False
+        self._deadline = Deadline(0.0)  # of the shutdown under way: steps that flush share it
+
+    def __enter__(self) -> Observability:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.shutdown()
+
+    def remaining(self) -> float:
+        """Seconds left of the shutdown deadline (for undo steps that flush)."""
+        return self._deadline.remaining()
 
     def observer(self, **overrides: Any) -> Any:
         """An ``AgentObserver`` wired to this handle's provider, registry and logger."""
@@ -96,14 +106,16 @@ class Observability:
         """A tracer from this handle's provider, for the service's own spans."""
         return self.tracer_provider.get_tracer(name)
 
-    def _register_undo(self, undo: Callable[[], None]) -> None:
-        """Instrumentations made later (app, engine) are undone at shutdown, first."""
+    def register_undo(self, undo: Callable[[], None]) -> None:
+        """Have ``shutdown`` call ``undo``: steps run in reverse order of registration, so what
+        is added later (an app, an engine) is undone before what setup itself did. A step that
+        flushes reads ``remaining()`` for its share of the deadline."""
         with self._lock:
             if self._shut:
                 raise RuntimeError("observability has been shut down")
             self._undo.append(undo)
 
-    def flush(self, timeout: float | None = None) -> bool:
+    def force_flush(self, timeout: float | None = None) -> bool:
         """Export finished spans and send queued log records now, within ``timeout`` seconds
         (default: the ``shutdown_timeout`` setting).
 
@@ -126,15 +138,18 @@ class Observability:
             _log.warning("span export did not finish within the %.1f s flush deadline", deadline.seconds)
         return spans_ok and logs_ok
 
+    flush = force_flush  # the name the worker hooks use
+
     def shutdown(self, timeout: float | None = None) -> None:
         """Flush spans and logs within ``timeout`` seconds in total and undo setup; idempotent.
 
         ``timeout`` defaults to the ``shutdown_timeout`` setting (3 s), one deadline for every
         step, so an application exits within it even when Tempo and Loki do not answer; what
         is not sent by then is reported (one warning each for spans and log records) and lost.
-        Order: instrumentations added later (apps, engines), outbound HTTP, then the span
-        flush (on a helper thread) and the log flush side by side, so one slow backend
-        cannot use up the other's share of the deadline.
+        Everything is undone through one list, in reverse order of registration: apps and
+        engines instrumented later, outbound HTTP, then the span flush (started on a helper
+        thread) and the log flush side by side, so one slow backend cannot use up the other's
+        share of the deadline.
         """
         with self._lock:
             if self._shut:
@@ -142,19 +157,30 @@ class Observability:
             self._shut = True
             undo = list(self._undo)
         _live.discard(self)
-        deadline = Deadline(self.settings.shutdown_timeout if timeout is None else timeout)
+        self._deadline = Deadline(self.settings.shutdown_timeout if timeout is None else timeout)
         for step in reversed(undo):
             _guarded(step)
-        if self.http is not None:
-            _guarded(self.http.uninstrument)
-        spans_done = deadline.start(self.tracer_provider.shutdown, "tracer provider shutdown")
+        # set_tracer_provider cannot be undone; a global provider stays, shut down.
+
+    def _undo_setup(self) -> None:
+        """Register what setup itself did, in the order that makes shutdown's reverse right."""
+        spans_done: list[threading.Event] = []
+
+        def start_span_shutdown() -> None:
+            spans_done.append(self._deadline.start(self.tracer_provider.shutdown, "tracer provider shutdown"))
+
+        def wait_for_spans() -> None:
+            if spans_done and not self._deadline.wait(spans_done[0]):
+                _log.warning("span export did not finish within the %.1f s shutdown deadline; unsent spans are lost",
+                             self._deadline.seconds)
+
+        self.register_undo(wait_for_spans)
         if self.logging is not None:
             logging_handle = self.logging
-            _guarded(lambda: logging_handle.uninstall(deadline.remaining()))
-        if not deadline.wait(spans_done):
-            _log.warning("span export did not finish within the %.1f s shutdown deadline; unsent spans are lost",
-                         deadline.seconds)
-        # set_tracer_provider cannot be undone; a global provider stays, shut down.
+            self.register_undo(lambda: logging_handle.uninstall(self.remaining()))
+        self.register_undo(start_span_shutdown)
+        if self.http is not None:
+            self.register_undo(self.http.uninstrument)
 
 
 _live: "weakref.WeakSet[Observability]" = weakref.WeakSet()
@@ -230,7 +256,7 @@ def setup_observability(
         if settings.enable_tracing:
             exporter = span_exporter if span_exporter is not None else PerProcessExporter(
                 lambda: _default_exporter(settings, registry))
-            provider.add_span_processor(_batch_processor(exporter))
+            provider.add_span_processor(_batch_processor(exporter, settings.otel))
         for processor in span_processors:
             provider.add_span_processor(processor)
         obs.logging = install_logging(settings, logger=logger, registry=registry)
@@ -242,8 +268,10 @@ def setup_observability(
             trace.set_tracer_provider(provider)
             obs.is_global = trace.get_tracer_provider() is provider
     except Exception:
+        obs._undo_setup()  # noqa: SLF001
         obs.shutdown(0.0)
         raise
+    obs._undo_setup()  # noqa: SLF001
     _live.add(obs)
     return obs
 
@@ -256,27 +284,27 @@ def _add_runtime_collectors(registry: CollectorRegistry) -> None:
     """
     from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 
-    names = registry._names_to_collectors  # noqa: SLF001 - no public lookup
-    if "process_cpu_seconds_total" not in names and "process_cpu_seconds" not in names:
-        ProcessCollector(registry=registry)
-    if "python_info" not in names:
-        PlatformCollector(registry=registry)
-    if "python_gc_objects_collected_total" not in names and "python_gc_objects_collected" not in names:
-        GCCollector(registry=registry)
-
-
-def _batch_processor(exporter: SpanExporter) -> BatchSpanProcessor:
-    """A BatchSpanProcessor with this module's batch defaults where ``OTEL_BSP_*`` are unset."""
-    options: dict[str, Any] = {}
-    if not os.environ.get("OTEL_BSP_SCHEDULE_DELAY"):
-        options["schedule_delay_millis"] = SPAN_SCHEDULE_DELAY_MS
-    if not os.environ.get("OTEL_BSP_MAX_EXPORT_BATCH_SIZE"):
+    for collector in (ProcessCollector, PlatformCollector, GCCollector):
         try:
-            queue_size = int(os.environ.get("OTEL_BSP_MAX_QUEUE_SIZE") or 2048)
-        except ValueError:
-            queue_size = 2048  # the SDK warns about the bad value and uses its default
-        options["max_export_batch_size"] = min(SPAN_BATCH_SIZE, max(1, queue_size))
-    return BatchSpanProcessor(exporter, **options)
+            collector(registry=registry)
+        except ValueError:  # prometheus_client refuses a second collector of the same names
+            pass
+
+
+def _batch_processor(exporter: SpanExporter, otel: OtelEnvironment) -> BatchSpanProcessor:
+    """A BatchSpanProcessor with this module's batch defaults where ``OTEL_BSP_*`` are unset.
+
+    The values come from the settings' one reading of the environment (``settings.otel``)
+    and are passed explicitly, so the SDK does not read the variables a second time.
+    """
+    queue_size = otel.bsp_max_queue_size or 2048
+    return BatchSpanProcessor(
+        exporter,
+        max_queue_size=queue_size,
+        schedule_delay_millis=otel.bsp_schedule_delay_ms if otel.bsp_schedule_delay_ms is not None
+        else SPAN_SCHEDULE_DELAY_MS,
+        max_export_batch_size=min(otel.bsp_max_export_batch_size or SPAN_BATCH_SIZE, queue_size),
+    )
 
 
 def _tracer_provider(settings: ObservabilitySettings) -> TracerProvider:
@@ -292,8 +320,7 @@ def _tracer_provider(settings: ObservabilitySettings) -> TracerProvider:
 
 def _default_exporter(settings: ObservabilitySettings, registry: CollectorRegistry) -> SpanExporter:
     endpoint = settings.tempo_endpoint
-    env_endpoint = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    if endpoint is None and not env_endpoint:
+    if endpoint is None and settings.otel.traces_endpoint is None:
         from agent_obs.otlp_json import OtlpJsonFileExporter
 
         from agent_obs.otlp_json import DROP_REASONS
@@ -305,8 +332,7 @@ def _default_exporter(settings: ObservabilitySettings, registry: CollectorRegist
             settings.trace_file or sc.DEFAULT_TRACE_FILE,
             on_drop=lambda reason, count: dropped.labels("traces", reason).inc(count),
         )
-    protocol = (settings.otlp_protocol or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
-                or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc")
+    protocol = settings.otlp_protocol or settings.otel.protocol or "grpc"
     headers = settings.otlp_headers or None
     if protocol == "http/protobuf":
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from agent_obs.metrics import Children, LabelCap, get_or_create
+from agent_obs.shortcuts import EngineListeners
 
 _log = logging.getLogger(__name__)
 
@@ -33,14 +34,15 @@ _START_KEY = "_agent_obs_query_start"
 class EngineInstrumentation:
     """Listeners added to one engine; ``uninstrument()`` removes them (idempotent)."""
 
-    def __init__(self, engine: Any, listeners: list[tuple[str, Any]], tracer_listeners: list[Any]) -> None:
+    def __init__(self, engine: Any, listeners: list[tuple[str, Any]], tracer_listeners: list[Any],
+                 registry: EngineListeners | None = None) -> None:
         self.engine = engine
         self._listeners = listeners
         self._tracer_listeners = tracer_listeners
+        self._registry = registry
 
     def uninstrument(self) -> None:
         from sqlalchemy import event
-        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 
         while self._listeners:
             identifier, func = self._listeners.pop()
@@ -48,15 +50,14 @@ class EngineInstrumentation:
                 event.remove(self.engine, identifier, func)
             except Exception:  # noqa: BLE001 - best effort on shutdown
                 _log.debug("could not remove listener %s", identifier, exc_info=True)
-        params = EngineTracer._remove_event_listener_params  # noqa: SLF001 - per-engine removal
-        for entry in list(params):
-            target_ref, identifier, func = entry
-            if target_ref() is self.engine and entry in self._tracer_listeners:
+        if self._registry is not None:
+            for target, identifier, func in self._registry.forget(self._tracer_listeners):
+                if target is not self.engine:
+                    continue
                 try:
                     event.remove(self.engine, identifier, func)
                 except Exception:  # noqa: BLE001
                     _log.debug("could not remove tracer listener %s", identifier, exc_info=True)
-                params.remove(entry)
         self._tracer_listeners.clear()
 
 
@@ -112,13 +113,15 @@ def instrument_engine(engine: Any, obs: Any, *, operation_limit: int = 50) -> En
     for identifier, func in listeners:
         event.listen(engine, identifier, func)
 
-    before_params = list(EngineTracer._remove_event_listener_params)  # noqa: SLF001
+    # The tracer's listeners can be told apart per engine only through the class's private list
+    # (agent_obs.shortcuts.ENGINE_LISTENERS); without it they stay until the process ends.
+    tracer_listeners = EngineListeners(EngineTracer)
+    before = tracer_listeners.snapshot()
     tracer = get_tracer("opentelemetry.instrumentation.sqlalchemy", tracer_provider=obs.tracer_provider)
     connections = NoOpMeterProvider().get_meter("service_obs.sqlalchemy").create_up_down_counter("db.client.connections.usage")
     EngineTracer(tracer, engine, connections)
-    added = [p for p in EngineTracer._remove_event_listener_params if p not in before_params]  # noqa: SLF001
-    instrumentation = EngineInstrumentation(engine, list(listeners), added)
-    register = getattr(obs, "_register_undo", None)
-    if register is not None:
-        register(instrumentation.uninstrument)
+    added = tracer_listeners.added_since(before)
+    instrumentation = EngineInstrumentation(engine, list(listeners), added,
+                                            tracer_listeners if tracer_listeners.usable else None)
+    obs.register_undo(instrumentation.uninstrument)
     return instrumentation

@@ -116,7 +116,7 @@ def _histogram_samples(registry: CollectorRegistry) -> list[tuple[str, dict, flo
 def test_exemplar_shortcut_stores_exactly_what_histogram_observe_stores():
     from prometheus_client import Histogram
 
-    from agent_obs.metrics import observe
+    from agent_obs.shortcuts import _observe_direct as observe
 
     values = [0.0, 0.005, 0.0051, 0.3, 1.0, 2.5, 7, 10_000, float("inf"), float("nan"), 12]
     exemplars = [{"trace_id": f"{i:032x}", "span_id": f"{i:016x}"} for i in range(len(values))]

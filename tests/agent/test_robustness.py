@@ -263,13 +263,14 @@ def test_invalid_constructor_arguments_raise_clear_errors(registry):
         AgentObserver(registry=registry, max_open_runs=0)
 
 
-def test_bad_capture_env_value_warns_once_and_stays_off(monkeypatch, registry, caplog):
+def test_bad_capture_env_value_warns_once_and_stays_off(monkeypatch, registry, recwarn):
+    # One channel for every bad environment value, agent_obs's and service_obs's alike
+    # (agent_obs.env.warn_once): a RuntimeWarning, once per variable and value.
     monkeypatch.setenv("AGENT_OBS_CAPTURE_CONTENT", "perhaps-not-a-bool")
-    with caplog.at_level("WARNING", logger="agent_obs"):
-        observers = [AgentObserver(registry=registry) for _ in range(3)]
+    observers = [AgentObserver(registry=registry) for _ in range(3)]
     assert all(o.capture_content is False for o in observers)
-    warnings = [r for r in caplog.records if "AGENT_OBS_CAPTURE_CONTENT" in r.getMessage()]
-    assert len(warnings) == 1
+    warned = [w for w in recwarn if "AGENT_OBS_CAPTURE_CONTENT" in str(w.message)]
+    assert len(warned) == 1 and warned[0].category is RuntimeWarning
 
 
 def test_capture_env_on(monkeypatch, registry):

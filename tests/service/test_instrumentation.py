@@ -174,6 +174,22 @@ def test_engine_uninstrument_removes_spans(obs, span_exporter) -> None:
     assert span_exporter.get_finished_spans() == ()
 
 
+def test_engine_uninstrument_without_the_listener_shortcut_removes_our_metrics_only(obs, span_exporter) -> None:
+    """The public path (agent_obs.shortcuts.ENGINE_LISTENERS off): the instrumentation cannot
+    tell its listeners apart per engine, so its spans stay; our query metrics still go."""
+    from agent_obs import shortcuts
+
+    engine = sqlalchemy.create_engine("sqlite://")
+    with shortcuts.public_only(shortcuts.ENGINE_LISTENERS):
+        handle = instrument_engine(engine, obs)
+    handle.uninstrument()
+    with engine.connect() as conn:
+        conn.execute(sqlalchemy.text("SELECT 1"))
+    labels = {"db_system": "sqlite", "operation": "SELECT", "status": "ok"}
+    assert obs.registry.get_sample_value("db_query_duration_seconds_count", labels) is None
+    assert [s.name for s in span_exporter.get_finished_spans()] == ["SELECT"]
+
+
 # --- outbound HTTP ---------------------------------------------------------------------
 def test_requests_and_httpx_client_spans_propagate_traceparent(obs, span_exporter, api) -> None:
     with obs.tracer().start_as_current_span("tool"):

@@ -112,3 +112,52 @@ def test_wrong_type_in_code_raises_type_error_naming_the_field(field: str, value
     """Guards issue 14 item 9: a field given in code with the wrong type is a TypeError."""
     with pytest.raises(TypeError, match=rf"ObservabilitySettings\.{field} expects {expected}"):
         ObservabilitySettings(**{field: value})
+
+
+def test_from_env_reads_the_given_mapping_not_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENT_OBS_ENVIRONMENT", "from-process")
+    settings = ObservabilitySettings.from_env(
+        {"AGENT_OBS_ENVIRONMENT": "staging", "OTEL_SERVICE_NAME": "otel-name", "AGENT_OBS_LOG_FILE": ""},
+        log_level="debug")
+    assert (settings.environment, settings.service_name, settings.log_file, settings.log_level) == (
+        "staging", "otel-name", None, "DEBUG")
+    assert ObservabilitySettings.from_env({}).environment == "development"
+    assert ObservabilitySettings.from_env({"AGENT_OBS_SERVICE_NAME": "ours", "OTEL_SERVICE_NAME": "x"}).service_name == "ours"
+    with pytest.raises(TypeError, match="no_such_field"):
+        ObservabilitySettings.from_env({}, no_such_field=1)
+
+
+def test_standard_otel_variables_are_read_once_into_settings() -> None:
+    settings = ObservabilitySettings.from_env({
+        "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
+        "OTEL_BSP_SCHEDULE_DELAY": "50", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "32", "OTEL_BSP_MAX_QUEUE_SIZE": "100",
+    })
+    otel = settings.otel
+    assert (otel.traces_endpoint, otel.protocol) == ("http://collector:4318", "http/protobuf")
+    assert (otel.bsp_schedule_delay_ms, otel.bsp_max_export_batch_size, otel.bsp_max_queue_size) == (50.0, 32, 100)
+    assert settings.replace(environment="x").otel == otel
+    with pytest.warns(RuntimeWarning, match="OTEL_BSP_MAX_QUEUE_SIZE"):
+        assert ObservabilitySettings.from_env({"OTEL_BSP_MAX_QUEUE_SIZE": "many-unique-2"}).otel.bsp_max_queue_size is None
+
+
+def test_setup_decides_on_the_exporter_and_batches_from_the_settings_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """setup_observability reads no OTEL_* itself: a snapshot without an endpoint means the
+    trace file even when the process environment names a collector, and the other way round."""
+    from agent_obs.otlp_json import OtlpJsonFileExporter
+    from service_obs import setup as so_setup
+
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "5000")
+    from prometheus_client import CollectorRegistry
+
+    local = ObservabilitySettings.from_env({})
+    assert isinstance(so_setup._default_exporter(local, CollectorRegistry()), OtlpJsonFileExporter)  # noqa: SLF001
+    remote = ObservabilitySettings.from_env({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+                                             "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf"})
+    exporter = so_setup._default_exporter(remote, CollectorRegistry())  # noqa: SLF001
+    assert type(exporter).__module__.endswith("http.trace_exporter")
+    processor = so_setup._batch_processor(exporter, local.otel)  # noqa: SLF001
+    try:
+        assert processor._batch_processor._schedule_delay == 0.5  # noqa: SLF001 - ours, not the process's 5000 ms
+    finally:
+        processor.shutdown()

@@ -8,6 +8,7 @@ import sys
 import textwrap
 import time
 
+import pytest
 import requests
 from langgraph.graph import END, START, StateGraph
 from loguru import logger
@@ -268,3 +269,29 @@ def test_dropped_counters_exist_at_zero_from_setup(make_obs, make_settings, loki
         assert sample("agent_obs_dropped_total", {"signal": "traces", "reason": reason}) == 0.0, reason
     for reason in REASON_TEXT:
         assert sample("agent_obs_dropped_total", {"signal": "logs", "reason": reason}) == 0.0, reason
+
+
+def test_force_flush_ships_spans_and_logs_and_the_handle_is_a_context_manager(make_settings, loki, tmp_path) -> None:
+    from service_obs import setup_observability
+
+    send_before = requests.Session.send
+    with setup_observability(make_settings(loki_endpoint=loki.url)) as obs:
+        with obs.tracer().start_as_current_span("flushed"):
+            logger.info("flushed too")
+        assert obs.force_flush(timeout=5) is True
+        assert [e.json["message"] for e in loki.snapshot()] == ["flushed too"]
+        assert "flushed" in (tmp_path / "traces.jsonl").read_text()
+        assert requests.Session.send is not send_before
+    assert requests.Session.send is send_before  # __exit__ shut it down and undid setup
+
+
+def test_everything_is_undone_through_one_list_latest_first(make_obs) -> None:
+    obs = make_obs()
+    order: list[str] = []
+    obs.register_undo(lambda: order.append("engine"))
+    obs.register_undo(lambda: order.append("app"))
+    obs.register_undo(lambda: (_ for _ in ()).throw(RuntimeError("a broken step")))  # later steps still run
+    obs.shutdown(timeout=5)
+    assert order == ["app", "engine"]
+    with pytest.raises(RuntimeError, match="shut down"):
+        obs.register_undo(lambda: None)
