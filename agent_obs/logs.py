@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent_obs import semconv as sc
+from agent_obs.dispatch import Ids
 from agent_obs.errors import error_type
 from agent_obs.runs import Run, RunKind
 from agent_obs.shortcuts import LogLevelGate
@@ -35,13 +36,13 @@ class LogSink:
         self._logger = logger
         self._enabled = LogLevelGate(logger).enabled  # decided before any string is built
 
-    def root_started(self, run: Run, trace_id: str, span_id: str) -> None:
-        if not self._enabled(20):
+    def started(self, run: Run, ids: Ids) -> None:
+        if not run.is_root or not self._enabled(20):
             return
-        fields = self._base(run, sc.LOG_RUN_START, trace_id, span_id)
+        fields = self._base(run, sc.LOG_RUN_START, ids.trace_id, ids.span_id)
         self._logger.info(f"agent {_escape(run.name)} run started", **fields)
 
-    def ended(self, run: Run, trace_id: str, span_id: str) -> None:
+    def ended(self, run: Run, ids: Ids) -> None:
         kind = run.kind
         outcome = run.outcome
         if kind is RunKind.AGENT:
@@ -63,7 +64,7 @@ class LogSink:
         else:
             event, label = _END_EVENTS[kind]
             what = f"{label} {run.name}"
-        fields = self._base(run, event, trace_id, span_id)
+        fields = self._base(run, event, ids.trace_id, ids.span_id)
         fields[sc.FIELD_STATUS] = outcome
         fields[sc.FIELD_DURATION_MS] = round(run.duration * 1000.0, 3)
         if kind is RunKind.LLM:
@@ -107,13 +108,3 @@ class LogSink:
         if run.thread_id is not None:
             fields[sc.FIELD_THREAD_ID] = run.thread_id
         return fields
-
-
-class NullLogSink:
-    """For ``AgentObserver(logs=False)``: no log records."""
-
-    def root_started(self, run: Run, trace_id: str, span_id: str) -> None:
-        pass
-
-    def ended(self, run: Run, trace_id: str, span_id: str) -> None:
-        pass

@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
 
 from agent_obs import semconv as sc
+from agent_obs.dispatch import Ids
 from agent_obs.errors import error_type
 from agent_obs.runs import Run, RunKind
 from agent_obs.shortcuts import exemplar_observer, registered_collector
@@ -171,19 +172,20 @@ class MetricsSink:
 
     def __init__(self, metrics: AgentMetrics) -> None:
         self.m = metrics
+        self._active: set[Any] = set()  # roots counted in active_runs, so a failed inc is never undone
 
-    def root_started(self, run: Run) -> None:
-        self.m.active_runs(self.m.agent(run.name)).inc()
-
-    def node_started(self, run: Run) -> None:
-        if run.attempt > 1:
-            m = self.m
+    def started(self, run: Run, ids: Ids) -> None:
+        m = self.m
+        if run.is_root:
+            m.active_runs(m.agent(run.name)).inc()
+            self._active.add(run.key)
+        elif run.kind is RunKind.NODE and run.attempt > 1:
             m.node_retries(m.agent(run.agent), m.node(run.name)).inc()
 
-    def ended(self, run: Run, trace_id: str, span_id: str, sampled: bool) -> None:
+    def ended(self, run: Run, ids: Ids) -> None:
         m = self.m
         observe = m.observe
-        ex = {"trace_id": trace_id, "span_id": span_id} if sampled and trace_id else None
+        ex = {"trace_id": ids.trace_id, "span_id": ids.span_id} if ids.sampled and ids.trace_id else None
         kind = run.kind
         outcome = run.outcome
         err = _error_label(run, m)
@@ -213,10 +215,14 @@ class MetricsSink:
             observe(m.tool_duration(m.agent(run.agent), m.tool(run.name), err), run.duration, ex)
         elif kind is RunKind.AGENT and run.is_root:
             agent = m.agent(run.name)
-            observe(m.agent_duration(agent, err), run.duration, ex)
-            m.runs(agent, outcome).inc()
-            observe(m.run_steps(agent), run.steps, ex)
-            m.active_runs(agent).dec()
+            try:
+                observe(m.agent_duration(agent, err), run.duration, ex)
+                m.runs(agent, outcome).inc()
+                observe(m.run_steps(agent), run.steps, ex)
+            finally:
+                if run.key in self._active:  # whatever failed above, the run is no longer active
+                    self._active.discard(run.key)
+                    m.active_runs(agent).dec()
 
     def handoff(self, run: Run) -> None:
         m = self.m
@@ -251,14 +257,6 @@ class MetricsSink:
 class NullMetricsSink:
     """For ``AgentObserver(metrics=False)``: no registry is touched."""
 
-    def root_started(self, run: Run) -> None:
-        pass
-
-    def node_started(self, run: Run) -> None:
-        pass
-
-    def ended(self, run: Run, trace_id: str, span_id: str, sampled: bool) -> None:
-        pass
 
     def handoff(self, run: Run) -> None:
         pass

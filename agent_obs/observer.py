@@ -34,9 +34,10 @@ from agent_obs.graph_runs import (
     serialized_name,
     sub_agent,
 )
+from agent_obs.dispatch import Dispatcher
 from agent_obs.guard import RateLimitedLog
 from agent_obs.llm_results import apply_result, content_attributes, response_attributes
-from agent_obs.logs import LogSink, NullLogSink
+from agent_obs.logs import LogSink
 from agent_obs.metrics import MetricsSink, NullMetricsSink, metrics_for
 from agent_obs.runs import Run, RunKind, RunTable
 from agent_obs.spans import SpanSink, is_recording, span_identity
@@ -107,7 +108,8 @@ class AgentObserver(BaseCallbackHandler):
         self._runs = RunTable(max_runs=max_open_runs, ttl_seconds=run_ttl_seconds, clock=clock)
         self._spans = SpanSink(tracer_provider)
         self._metrics = MetricsSink(metrics_for(registry, label_limit)) if metrics else NullMetricsSink()
-        self._logs = LogSink(logger) if logs else NullLogSink()
+        sinks = ([self._metrics] if metrics else []) + ([LogSink(logger)] if logs else [])
+        self._dispatch = Dispatcher(self._spans, sinks)  # a disabled signal is not in the list
         self._metrics.start_at_zero(CALLBACKS)
         self._lock = threading.Lock()
         self._interrupted_threads: OrderedDict[str, Any] = OrderedDict()
@@ -184,9 +186,7 @@ class AgentObserver(BaseCallbackHandler):
         self._begin(run, sc.SPAN_INVOKE_AGENT.format(agent=agent), SpanKind.INTERNAL, attributes, links)
         if self._content is not None and is_recording(run):
             self._record_graph_input(run, inputs)
-        self._metrics.root_started(run)
-        trace_id, span_id, _ = span_identity(run)
-        self._logs.root_started(run, trace_id, span_id)
+        self._dispatch.started(run)
 
     def _record_graph_input(self, run: Run, inputs: Any) -> None:
         content = self._content
@@ -226,7 +226,7 @@ class AgentObserver(BaseCallbackHandler):
         if run.checkpoint_ns:
             attributes[sc.LANGGRAPH_CHECKPOINT_NS] = run.checkpoint_ns
         self._begin(run, sc.SPAN_NODE.format(node=name), SpanKind.INTERNAL, attributes)
-        self._metrics.node_started(run)
+        self._dispatch.started(run)
 
     def _enter_graph(self, node: Run | None, graph_run: Run, metadata: dict[str, Any],
                      tags: list[str] | None) -> None:
@@ -522,29 +522,22 @@ class AgentObserver(BaseCallbackHandler):
         run.outcome = outcome
         if not run.end_mono:
             run.end_mono = self._clock()
-        if run.is_root:
-            self._end_open_descendants(run)
+        if not run.is_root:
+            self._dispatch.ended(run, _release)
+            return
+        try:
+            self._end_open_descendants(run)  # each child alone; a failure still ends the root
             if outcome == sc.OUTCOME_INTERRUPTED and run.thread_id is not None and run.span is not None:
                 self._remember_interrupt(run)
-        self._spans.end(run)
-        trace_id, span_id, sampled = span_identity(run)
-        self._metrics.ended(run, trace_id, span_id, sampled)
-        self._logs.ended(run, trace_id, span_id)
-        run.error = None  # the traceback's frames must not outlive the run
-        # Break the run's reference cycles so reference counting frees it at once instead of
-        # the cyclic GC later (each surviving run would push the GC to run more often): the
-        # context copies LangChain keeps need the run, the run no longer needs its context,
-        # and an ended root need not be its own root.
-        run.context = None
-        if run.parent is None:
-            run.root = None  # type: ignore[assignment]
+        finally:
+            self._dispatch.ended(run, _release)
 
     def _end_open_descendants(self, root: Run) -> None:
-        for child in self._runs.open_descendants(root):
-            if self._runs.pop(child.run_id) is None or child.kind is RunKind.CHAIN:
-                continue
+        children = [child for child in self._runs.open_descendants(root)
+                    if self._runs.pop(child.run_id) is not None and child.kind is not RunKind.CHAIN]
+        for child in children:
             child.end_mono = root.end_mono
-            self._finish(child, sc.OUTCOME_CANCELLED)
+        self._dispatch.end_all(children, lambda child: self._finish(child, sc.OUTCOME_CANCELLED))
 
     def _remember_interrupt(self, run: Run) -> None:
         with self._lock:
@@ -555,11 +548,30 @@ class AgentObserver(BaseCallbackHandler):
                 threads.popitem(last=False)
 
     def _evict_abandoned(self) -> None:
-        for root, why in self._runs.evictable():
+        def evict(victim: tuple[Run, str]) -> None:
+            root, why = victim
             if self._runs.pop(root.run_id) is None:
-                continue
-            self._metrics.abandoned(why)
-            self._finish(root, sc.OUTCOME_CANCELLED)
+                return
+            try:
+                self._metrics.abandoned(why)
+            finally:
+                self._finish(root, sc.OUTCOME_CANCELLED)
+
+        self._dispatch.end_all(list(self._runs.evictable()), evict)  # type: ignore[arg-type]
+
+
+def _release(run: Run) -> None:
+    """Free an ended run at once (the dispatcher's clean-up, run in a ``finally``).
+
+    The traceback's frames must not outlive the run, and the run's reference cycles are
+    broken so reference counting frees it instead of the cyclic GC later (each surviving run
+    would push the GC to run more often): the context copies LangChain keeps need the run,
+    the run no longer needs its context, and an ended root need not be its own root.
+    """
+    run.error = None
+    run.context = None
+    if run.parent is None:
+        run.root = None  # type: ignore[assignment]
 
 
 #: Every callback AgentObserver implements: the ``callback`` label values of

@@ -184,9 +184,20 @@ class SpanSink:
         span = run.span
         if span is None:
             return
-        self._restore_context(run)
         if run.parent is not None and span is run.parent.span:
+            self._restore_context(run)
             return  # the parent's non-recording span: the parent ends it
+        try:
+            self._restore_context(run)
+            self._set_outcome(span, run)
+        finally:
+            # Whatever failed above. The end time is the run's (taken when its end callback
+            # arrived), not now: the observer's own work since then is not the model's or the
+            # tool's latency.
+            span.end(end_time=run.start_ns + int(run.duration * 1e9))
+
+    @staticmethod
+    def _set_outcome(span: Any, run: Run) -> None:
         if span.is_recording():
             outcome = run.outcome
             if outcome == sc.OUTCOME_ERROR and run.error is not None:
@@ -201,9 +212,6 @@ class SpanSink:
                 span.set_attribute(sc.OUTCOME, sc.OUTCOME_CANCELLED)
                 if run.error is not None:
                     span.set_attribute(sc.ERROR_TYPE, error_type(run.error))
-        # The end time is the run's (taken when its end callback arrived), not now: the
-        # observer's own work since then is not the model's or the tool's latency.
-        span.end(end_time=run.start_ns + int(run.duration * 1e9))
 
     @staticmethod
     def _restore_context(run: Run) -> None:

@@ -111,8 +111,17 @@ def _without_attributes(observer: Any) -> Any:
 
 
 def _with(observer: Any, **sinks: Any) -> Any:
+    """``observer`` with its metrics (``_metrics=``) and/or log (``_logs=``) sink replaced in the
+    dispatcher's list."""
+    from agent_obs.dispatch import Dispatcher
+
+    kinds = {"_metrics": "MetricsSink", "_logs": "LogSink"}
+    current = list(observer._dispatch._sinks)
     for name, sink in sinks.items():
-        setattr(observer, name, sink)
+        if name == "_metrics":
+            observer._metrics = sink
+        current = [sink if type(s).__name__ == kinds[name] else s for s in current]
+    observer._dispatch = Dispatcher(observer._spans, current)
     return observer
 
 

@@ -60,11 +60,17 @@ def test_every_callback_counts_its_own_exceptions(observer, registry):
         assert registry.get_sample_value("agent_obs_handler_errors_total", {"callback": name}) == 1, name
 
 
-def test_exceptions_are_logged_rate_limited_through_stdlib_logging(observer, caplog):
-    def explode(*args, **kwargs):
-        raise RuntimeError("sink bug")
+def test_exceptions_are_logged_rate_limited_through_stdlib_logging(tracer_provider, registry, caplog):
+    class StartRecordFails:
+        """A logger (the public ``logger=``) that fails on the run's start record."""
 
-    observer._logs.root_started = explode  # noqa: SLF001
+        def info(self, *args, **kwargs):
+            raise RuntimeError("sink bug")
+
+        def log(self, *args, **kwargs):
+            pass
+
+    observer = AgentObserver(tracer_provider=tracer_provider, registry=registry, logger=StartRecordFails())
     graph = build_tool_agent(ScriptedChatModel(responses=tool_agent_script()))
     with caplog.at_level("WARNING", logger="agent_obs"):
         for _ in range(5):
