@@ -58,9 +58,10 @@ def get_or_create(registry: CollectorRegistry, name: str, kind: str, documentati
 
 
 def family(registry: CollectorRegistry, name: str) -> Any:
-    """A family defined in ``semconv.METRICS``, from ``registry``."""
-    kind, labels, documentation = sc.METRICS[name]
-    return get_or_create(registry, name, kind, documentation, labels, sc.METRIC_BUCKETS.get(name),
+    """A family defined in ``semconv.METRICS`` or ``semconv.SERVICE_METRICS``, from ``registry``."""
+    kind, labels, documentation = sc.METRICS[name] if name in sc.METRICS else sc.SERVICE_METRICS[name]
+    buckets = sc.METRIC_BUCKETS.get(name) or sc.SERVICE_METRIC_BUCKETS.get(name)
+    return get_or_create(registry, name, kind, documentation, labels, buckets,
                          sc.METRIC_MULTIPROCESS_MODES.get(name))
 
 

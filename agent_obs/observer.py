@@ -5,10 +5,11 @@ Usage::
     observer = AgentObserver(tracer_provider=provider, registry=registry)
     graph.invoke(inputs, config={"callbacks": [observer]})
 
-Each callback normalises its arguments into a ``Run`` in the run table once; the span,
-metric and log sinks read the record. Every entry point is guarded: an exception inside the
-observer is counted in ``agent_obs_handler_errors_total`` and logged (rate-limited) through
-stdlib ``logging``; it never reaches the graph.
+Each callback normalises its arguments into a ``Run`` in the run table once;
+``dispatch.Dispatcher`` hands the record to the span sink, then to the metric and log sinks,
+each guarded on its own. Every entry point is guarded: an exception inside the observer is
+counted in ``agent_obs_handler_errors_total`` and logged (rate-limited) through stdlib
+``logging``; it never reaches the graph.
 """
 
 from __future__ import annotations

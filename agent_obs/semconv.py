@@ -263,6 +263,34 @@ METRIC_MULTIPROCESS_MODES: Final = {
     METRIC_ACTIVE_RUNS: "livesum",
 }
 
+# --- service metrics (service_obs: FastAPI server, outbound HTTP, SQLAlchemy) ------------------
+METRIC_HTTP_SERVER_REQUESTS: Final = "http_server_requests_total"
+METRIC_HTTP_SERVER_DURATION: Final = "http_server_request_duration_seconds"
+METRIC_HTTP_CLIENT_DURATION: Final = "http_client_request_duration_seconds"
+METRIC_HTTP_CLIENT_ERRORS: Final = "http_client_errors_total"
+METRIC_DB_QUERY_DURATION: Final = "db_query_duration_seconds"
+METRIC_DB_CONNECTION_ERRORS: Final = "db_connection_errors_total"
+
+# Every service metric: name -> (type, labels, help), as METRICS; buckets in SERVICE_METRIC_BUCKETS.
+SERVICE_METRICS: Final = {
+    METRIC_HTTP_SERVER_REQUESTS: ("counter", ("method", "route", "status_code"),
+                                  "HTTP requests served, by method, route template (unmatched: a 404) and status code."),
+    METRIC_HTTP_SERVER_DURATION: ("histogram", ("method", "route", "status_code"),
+                                  "Duration of HTTP requests served, by method, route template and status."),
+    METRIC_HTTP_CLIENT_DURATION: ("histogram", ("host", "method", "status_code"),
+                                  "Duration of outbound HTTP requests by target host."),
+    METRIC_HTTP_CLIENT_ERRORS: ("counter", ("host", "error_type"),
+                                "Outbound HTTP requests that failed (status >= 400 or no response), by target host."),
+    METRIC_DB_QUERY_DURATION: ("histogram", ("db_system", "operation", "status"),
+                               "Duration of database cursor executions."),
+    METRIC_DB_CONNECTION_ERRORS: ("counter", ("db_system",), "Failures to connect to the database, and disconnects."),
+}
+SERVICE_METRIC_BUCKETS: Final = {
+    METRIC_HTTP_SERVER_DURATION: (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+    METRIC_HTTP_CLIENT_DURATION: (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    METRIC_DB_QUERY_DURATION: (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+}
+
 # --- log events and fields (loguru record["extra"]) ------------------------------------
 LOG_RUN_START: Final = "agent.run.start"
 LOG_RUN_END: Final = "agent.run.end"

@@ -55,13 +55,13 @@ def mmap_values(path: str) -> Iterator[None]:
 def primitives(mode: str, path: str) -> dict[str, Callable[[], Any]]:
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-    from service_obs.fastapi import HTTP_SERVER_BUCKETS
+    from agent_obs import semconv as sc
 
     with (mmap_values(path) if mode == "mmap" else contextlib.nullcontext()):
         registry = CollectorRegistry()
         counter = Counter(f"c_{mode}", "c", ["a"], registry=registry).labels("x")
         gauge = Gauge(f"g_{mode}", "g", ["a"], registry=registry, multiprocess_mode="livesum").labels("x")
-        hist = Histogram(f"h_{mode}", "h", ["a"], registry=registry, buckets=HTTP_SERVER_BUCKETS).labels("x")
+        hist = Histogram(f"h_{mode}", "h", ["a"], registry=registry, buckets=sc.SERVICE_METRIC_BUCKETS[sc.METRIC_HTTP_SERVER_DURATION]).labels("x")
     assert type(counter._value).__name__ == ("MmapedValue" if mode == "mmap" else "MutexValue")  # noqa: SLF001
     return {"counter inc": counter.inc, "gauge inc": gauge.inc, "histogram observe": lambda: hist.observe(0.07)}
 

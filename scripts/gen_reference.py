@@ -418,7 +418,7 @@ def _agent_metrics() -> str:
     for name, (kind, labels, help_text) in sc.METRICS.items():
         rows.append([_series(name, kind), kind, ", ".join(_code(lb) for lb in labels) or "—",
                      _buckets(sc.METRIC_BUCKETS.get(name)), help_text])
-    listed = set(sc.METRICS)
+    listed = set(sc.METRICS) | set(sc.SERVICE_METRICS)
     for const, value in _constants("METRIC_"):
         if isinstance(value, str) and value not in listed:
             _undescribed.add(f"semconv.METRICS: {const}")
@@ -439,33 +439,16 @@ def _agent_metrics() -> str:
     ])
 
 
-def _get_or_create_calls(path: Path, module: Any) -> Iterator[tuple[str, str, str, tuple[str, ...], Any]]:
-    """(name, kind, help, labels, buckets) of each ``get_or_create(...)`` call in ``path``."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-
-    def value(node: ast.AST) -> Any:
-        if isinstance(node, ast.Name):
-            return getattr(module, node.id)
-        return ast.literal_eval(node)
-
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "get_or_create":
-            params = ["registry", "name", "kind", "documentation", "labelnames", "buckets"]
-            given = {params[i]: a for i, a in enumerate(node.args)}
-            given.update({k.arg: k.value for k in node.keywords if k.arg})
-            got = {k: value(v) for k, v in given.items() if k != "registry"}
-            yield (got["name"], got["kind"], got["documentation"], tuple(got.get("labelnames") or ()),
-                   got.get("buckets"))
-
-
 def service_obs_metrics() -> list[tuple[str, str, str, tuple[str, ...], Any, str]]:
-    import importlib
-
+    """(name, kind, help, labels, buckets, module) of each ``semconv.SERVICE_METRICS`` family,
+    with the service_obs module that feeds it."""
+    constants = {v: k for k, v in vars(sc).items() if k.startswith("METRIC_") and isinstance(v, str)}
+    sources = {path.name: path.read_text(encoding="utf-8") for path in sorted((ROOT / "service_obs").glob("*.py"))}
     out = []
-    for path in sorted((ROOT / "service_obs").glob("*.py")):
-        module = importlib.import_module(f"service_obs.{path.stem}")
-        for name, kind, doc, labels, buckets in _get_or_create_calls(path, module):
-            out.append((name, kind, doc, labels, buckets, f"service_obs/{path.name}"))
+    for name, (kind, labels, doc) in sc.SERVICE_METRICS.items():
+        fed_by = [f for f, text in sources.items() if f"sc.{constants[name]}" in text]
+        out.append((name, kind, doc, tuple(labels), sc.SERVICE_METRIC_BUCKETS.get(name),
+                    ", ".join(f"service_obs/{f}" for f in fed_by) or "?"))
     return out
 
 

@@ -33,16 +33,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from agent_obs.metrics import Children, LabelCap, get_or_create
+from agent_obs import semconv as sc
+from agent_obs.metrics import Children, LabelCap, family
 from service_obs._records import current_trace_ids
 from service_obs.metrics_endpoint import render_metrics
 from service_obs.multiprocess import exposition_registry
 
 _log = logging.getLogger(__name__)
 
-METRIC_HTTP_SERVER_REQUESTS = "http_server_requests_total"
-METRIC_HTTP_SERVER_DURATION = "http_server_request_duration_seconds"
-HTTP_SERVER_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 DEFAULT_EXCLUDED_URLS = "/metrics$,/health$,/healthz$,/livez$,/readyz$,/ready$"
 UNMATCHED_ROUTE = "unmatched"
 INTERNAL_SPANS = ("send", "receive")  # the ASGI instrumentation's per-message spans
@@ -178,12 +176,8 @@ def instrument_app(
     if getattr(app, "_is_instrumented_by_opentelemetry", False):
         raise RuntimeError("this FastAPI app is already instrumented")
     registry = obs.registry
-    requests = get_or_create(registry, METRIC_HTTP_SERVER_REQUESTS, "counter",
-                             "HTTP requests served, by method, route template (unmatched: a 404) and status code.",
-                             ("method", "route", "status_code"))
-    duration = get_or_create(registry, METRIC_HTTP_SERVER_DURATION, "histogram",
-                             "Duration of HTTP requests served, by method, route template and status.",
-                             ("method", "route", "status_code"), HTTP_SERVER_BUCKETS)
+    requests = family(registry, sc.METRIC_HTTP_SERVER_REQUESTS)
+    duration = family(registry, sc.METRIC_HTTP_SERVER_DURATION)
     route = None
     if metrics_path:
         from starlette.responses import Response

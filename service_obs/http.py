@@ -29,14 +29,12 @@ from opentelemetry.metrics import Histogram, Meter, MeterProvider, NoOpMeter
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
+from agent_obs import semconv as sc
 from agent_obs.errors import error_type
-from agent_obs.metrics import Children, LabelCap, get_or_create
+from agent_obs.metrics import Children, LabelCap, family
 
 _log = logging.getLogger(__name__)
 
-METRIC_HTTP_CLIENT_DURATION = "http_client_request_duration_seconds"
-METRIC_HTTP_CLIENT_ERRORS = "http_client_errors_total"
-HTTP_CLIENT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 # The instrumentations' histograms: new semantic conventions (seconds), old ones (milliseconds).
 _DURATION_INSTRUMENTS = {"http.client.request.duration": 1.0, "http.client.duration": 0.001}
@@ -64,16 +62,8 @@ class HttpClientMetrics:
 
     def __init__(self, registry: CollectorRegistry, *, host_limit: int = 100,
                  on_error: Callable[[str, str], None] | None = None) -> None:
-        self.duration = get_or_create(
-            registry, METRIC_HTTP_CLIENT_DURATION, "histogram",
-            "Duration of outbound HTTP requests by target host.",
-            ("host", "method", "status_code"), HTTP_CLIENT_BUCKETS,
-        )
-        self.errors = get_or_create(
-            registry, METRIC_HTTP_CLIENT_ERRORS, "counter",
-            "Outbound HTTP requests that failed (status >= 400 or no response), by target host.",
-            ("host", "error_type"),
-        )
+        self.duration = family(registry, sc.METRIC_HTTP_CLIENT_DURATION)
+        self.errors = family(registry, sc.METRIC_HTTP_CLIENT_ERRORS)
         self._host = LabelCap(host_limit)
         self._on_error = on_error
         self._duration = Children(self.duration)

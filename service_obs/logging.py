@@ -22,6 +22,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from agent_obs import semconv as sc
+from agent_obs.shortcuts import PatcherAccess
 from service_obs._records import PRIVATE_KEY, add_trace_context, record_to_json
 from service_obs.loki import LokiSink
 from service_obs.settings import ObservabilitySettings
@@ -88,8 +89,11 @@ class LoggingHandle:
     """What ``install_logging`` changed, so that it can be undone."""
 
     def __init__(self, logger: Any, handler_ids: list[int], previous_patcher: Any,
-                 loki: LokiSink | None, owns_console: bool = False) -> None:
+                 loki: LokiSink | None, owns_console: bool = False, patcher_switch: list[bool] | None = None,
+                 patcher_access: PatcherAccess | None = None) -> None:
         self.logger = logger
+        self._switch = patcher_switch if patcher_switch is not None else [True]
+        self._access = patcher_access if patcher_access is not None else PatcherAccess(logger)
         self.handler_ids = handler_ids
         self.loki = loki
         self.owns_console = owns_console
@@ -110,9 +114,10 @@ class LoggingHandle:
             _release_console(self.logger)
         if self.loki is not None:
             self.loki.stop(max(0.0, deadline - time.monotonic()))
-        core = self.logger._core  # noqa: SLF001 - loguru has no public way to unset a patcher
-        with core.lock:
-            core.patcher = self._previous_patcher
+        # loguru cannot unset a patcher publicly (agent_obs.shortcuts.LOGURU_PATCHER); without
+        # the shortcut ours stays installed, switched off, and only calls the previous one.
+        if not self._access.restore(self._previous_patcher):
+            self._switch[0] = False
 
 
 def install_logging(
@@ -126,12 +131,15 @@ def install_logging(
         from loguru import logger as loguru_logger
 
         logger = loguru_logger
-    core = logger._core  # noqa: SLF001
-    previous = core.patcher
+    access = PatcherAccess(logger)  # decided now: uninstall takes the same path
+    previous = access.current()
+    switch = [True]
 
     def patcher(record: dict[str, Any]) -> None:
         if previous is not None:
             previous(record)
+        if not switch[0]:
+            return
         try:
             add_trace_context(record)
         except Exception:  # noqa: BLE001 - a log call must never fail because of us
@@ -171,6 +179,6 @@ def install_logging(
             handler_ids.append(logger.add(loki, level=level, format="{message}", catch=True,
                                           backtrace=False, diagnose=False))
     except Exception:
-        LoggingHandle(logger, handler_ids, previous, loki, owns_console).uninstall(0.0)
+        LoggingHandle(logger, handler_ids, previous, loki, owns_console, switch, access).uninstall(0.0)
         raise
-    return LoggingHandle(logger, handler_ids, previous, loki, owns_console)
+    return LoggingHandle(logger, handler_ids, previous, loki, owns_console, switch, access)

@@ -20,14 +20,12 @@ import logging
 import time
 from typing import Any
 
-from agent_obs.metrics import Children, LabelCap, get_or_create
+from agent_obs import semconv as sc
+from agent_obs.metrics import Children, LabelCap, family
 from agent_obs.shortcuts import EngineListeners
 
 _log = logging.getLogger(__name__)
 
-METRIC_DB_QUERY_DURATION = "db_query_duration_seconds"
-METRIC_DB_CONNECTION_ERRORS = "db_connection_errors_total"
-DB_QUERY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _START_KEY = "_agent_obs_query_start"
 
 
@@ -70,11 +68,8 @@ def instrument_engine(engine: Any, obs: Any, *, operation_limit: int = 50) -> En
 
     engine = getattr(engine, "sync_engine", engine)
     registry = obs.registry
-    duration = Children(get_or_create(registry, METRIC_DB_QUERY_DURATION, "histogram",
-                                      "Duration of database cursor executions.",
-                                      ("db_system", "operation", "status"), DB_QUERY_BUCKETS))
-    conn_errors = get_or_create(registry, METRIC_DB_CONNECTION_ERRORS, "counter",
-                                "Failures to connect to the database, and disconnects.", ("db_system",))
+    duration = Children(family(registry, sc.METRIC_DB_QUERY_DURATION))
+    conn_errors = family(registry, sc.METRIC_DB_CONNECTION_ERRORS)
     db_system = engine.dialect.name
     conn_errors.labels(db_system)  # exported at 0 from the start, so increase() sees the first error
     cap = LabelCap(operation_limit)

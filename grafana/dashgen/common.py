@@ -1,7 +1,7 @@
 """Metric names, selectors and template variables shared by the dashboard modules.
 
 Agent metric names come from ``agent_obs.semconv``, the example's business metric names
-from ``agent_obs_example.metrics`` and the HTTP/DB families from ``service_obs``, so a rename there changes the dashboards (and the
+from ``agent_obs_example.metrics`` and the HTTP/DB families from ``agent_obs.semconv`` too, so a rename there changes the dashboards (and the
 committed-JSON test fails until they are regenerated) instead of silently breaking a panel.
 """
 
@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from agent_obs import semconv as sc
 from agent_obs_example import metrics as em
-from service_obs.fastapi import METRIC_HTTP_SERVER_DURATION as HTTP_SERVER_DURATION
-from service_obs.fastapi import METRIC_HTTP_SERVER_REQUESTS as HTTP_SERVER_REQUESTS
-from service_obs.http import METRIC_HTTP_CLIENT_DURATION as HTTP_CLIENT_DURATION
-from service_obs.http import METRIC_HTTP_CLIENT_ERRORS as HTTP_CLIENT_ERRORS
-from service_obs.sqlalchemy import METRIC_DB_CONNECTION_ERRORS as DB_CONNECTION_ERRORS
-from service_obs.sqlalchemy import METRIC_DB_QUERY_DURATION as DB_QUERY_DURATION
+
 
 from .sdk import datasource_var, label_var
+
+HTTP_SERVER_DURATION = sc.METRIC_HTTP_SERVER_DURATION
+HTTP_SERVER_REQUESTS = sc.METRIC_HTTP_SERVER_REQUESTS
+HTTP_CLIENT_DURATION = sc.METRIC_HTTP_CLIENT_DURATION
+HTTP_CLIENT_ERRORS = sc.METRIC_HTTP_CLIENT_ERRORS
+DB_CONNECTION_ERRORS = sc.METRIC_DB_CONNECTION_ERRORS
+DB_QUERY_DURATION = sc.METRIC_DB_QUERY_DURATION
 
 # prometheus_client's process collector
 PROCESS_MEMORY = "process_resident_memory_bytes"

@@ -295,3 +295,31 @@ def test_everything_is_undone_through_one_list_latest_first(make_obs) -> None:
     assert order == ["app", "engine"]
     with pytest.raises(RuntimeError, match="shut down"):
         obs.register_undo(lambda: None)
+
+
+def test_without_the_patcher_shortcut_uninstall_switches_our_patcher_off(make_settings) -> None:
+    """The public path of agent_obs.shortcuts.LOGURU_PATCHER: loguru cannot unset a patcher,
+    so ours stays installed and adds no trace context once uninstalled."""
+    from opentelemetry.sdk.trace import TracerProvider
+
+    from agent_obs import shortcuts
+    from service_obs.logging import install_logging
+
+    access = shortcuts.PatcherAccess(logger)
+    before = access.current()
+    tracer = TracerProvider().get_tracer("t")
+    seen: list[dict] = []
+    with shortcuts.public_only(shortcuts.LOGURU_PATCHER):
+        handle = install_logging(make_settings(log_file=None))
+    sink = logger.add(lambda message: seen.append(dict(message.record["extra"])), level="INFO")
+    try:
+        with tracer.start_as_current_span("s"):
+            logger.info("inside")
+        handle.uninstall(1)
+        assert access.current() is not before  # still installed: the public path cannot unset it
+        with tracer.start_as_current_span("s"):
+            logger.info("after")
+    finally:
+        logger.remove(sink)
+        access.restore(before)  # the test's own clean-up
+    assert "trace_id" in seen[0] and "trace_id" not in seen[1]

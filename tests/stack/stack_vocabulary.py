@@ -31,20 +31,11 @@ TEMPO_GENERATED = {
 def known_metric_names() -> set[str]:
     from agent_obs import semconv as sc
     from agent_obs_example import metrics as em
-    from service_obs import fastapi as so_fastapi
-    from service_obs import http as so_http
-    from service_obs import sqlalchemy as so_sql
-
     names = {"up"}
-    for name, (kind, _labels, _help) in sc.METRICS.items():
+    for name, (kind, _labels, _help) in {**sc.METRICS, **sc.SERVICE_METRICS}.items():
         names |= _expand(name, kind)
     for name, (kind, _labels, _help, _buckets) in em.SPECS.items():
         names |= _expand(name, kind)
-    names |= {so_fastapi.METRIC_HTTP_SERVER_REQUESTS, so_http.METRIC_HTTP_CLIENT_ERRORS,
-              so_sql.METRIC_DB_CONNECTION_ERRORS}
-    for hist in (so_fastapi.METRIC_HTTP_SERVER_DURATION, so_http.METRIC_HTTP_CLIENT_DURATION,
-                 so_sql.METRIC_DB_QUERY_DURATION):
-        names |= _expand(hist, "histogram")
     for name, kind in TEMPO_GENERATED.items():
         names |= _expand(name, kind)
     registry = CollectorRegistry()

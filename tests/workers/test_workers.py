@@ -21,7 +21,7 @@ from servers import (BIN, HERE, ServerProcess, attribute, scrape, send_work, ser
                      wait_ready)
 from workers_app import AGENT, DONE_MESSAGE
 
-from service_obs.fastapi import METRIC_HTTP_SERVER_REQUESTS
+from agent_obs.semconv import METRIC_HTTP_SERVER_REQUESTS
 
 N = 40
 SCRAPES = 8
