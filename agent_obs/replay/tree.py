@@ -72,6 +72,8 @@ def describe(span: SpanNode) -> tuple[str, list[str]]:
             details.append(f"thread {span.conversation_id}")
     elif kind == KIND_NODE:
         bits = [f"node {span.node}"]
+        if span.agent_name:  # the node runs a named sub-agent
+            bits.append(f"sub-agent {span.agent_name}")
         if span.step is not None:
             bits.append(f"step {span.step}")
         if span.attempt > 1:

@@ -366,3 +366,23 @@ def test_functional_task_under_a_named_runnable_is_not_a_sub_agent(observer, spa
     assert [s.name for s in spans if "gen_ai.agent.name" in s.attributes] == ["invoke_agent LangGraph"]
     assert sample(registry, "agent_obs_node_duration_seconds_count", agent="LangGraph", node="increment",
                   status="ok") == 1
+
+
+def test_replay_shows_sub_agents_and_handoffs(tracer_provider, registry, tmp_path):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from agent_obs import AgentObserver
+    from agent_obs.otlp_json import OtlpJsonFileExporter
+    from agent_obs.replay import load_file, tree_text
+
+    path = tmp_path / "traces.jsonl"
+    tracer_provider.add_span_processor(SimpleSpanProcessor(OtlpJsonFileExporter(path)))
+    observer = AgentObserver(tracer_provider=tracer_provider, registry=registry)
+    supervisor_team().invoke(user("1+2?"), config={"callbacks": [observer]})
+    [trace] = list(load_file(path))
+    assert trace.outcome == "ok" and trace.agent_name == "team"
+    text = tree_text(trace, width=200)
+    assert "node math_agent · sub-agent math_agent · step 2" in text
+    assert text.count("sub-agent supervisor") == 2
+    assert "handoff → math_agent" in text
+    assert "waiting for input" not in text
