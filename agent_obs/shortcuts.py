@@ -13,7 +13,9 @@ measurably slower, or where no public API exists, live here. Each shortcut:
 - says which public call it stands for and what it saves (``bench/README.md`` has the numbers).
 
 The names: ``SPAN_ATTRIBUTES``, ``SAMPLER_SHAPE``, ``HISTOGRAM_EXEMPLAR``, ``LOG_LEVEL``
-(speed), ``REGISTRY_LOOKUP``, ``LOGURU_PATCHER``, ``ENGINE_LISTENERS`` (no public API).
+(speed), ``REGISTRY_LOOKUP``, ``LOGURU_PATCHER``, ``LOGURU_HANDLERS``, ``LOGURU_LOGGER``,
+``ENGINE_LISTENERS``, ``APP_MARKER`` (no public API). No other module reaches into a library's
+private names (tests/test_private_internals.py).
 """
 
 from __future__ import annotations
@@ -33,9 +35,12 @@ LOG_LEVEL = "log_level"
 # capability: the library has no public way to do it
 REGISTRY_LOOKUP = "registry_lookup"
 LOGURU_PATCHER = "loguru_patcher"
+LOGURU_HANDLERS = "loguru_handlers"
+LOGURU_LOGGER = "loguru_logger"
 ENGINE_LISTENERS = "engine_listeners"
+APP_MARKER = "app_marker"
 ALL = (SPAN_ATTRIBUTES, SAMPLER_SHAPE, HISTOGRAM_EXEMPLAR, LOG_LEVEL, REGISTRY_LOOKUP, LOGURU_PATCHER,
-       ENGINE_LISTENERS)
+       LOGURU_HANDLERS, LOGURU_LOGGER, ENGINE_LISTENERS, APP_MARKER)
 
 _public_only: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar("agent_obs_public_only",
                                                                               default=frozenset())
@@ -253,6 +258,20 @@ def registered_collector(registry: Any, name: str) -> Any:
     return names.get(name)
 
 
+def registered_collectors(registry: Any) -> list[Any] | None:
+    """Every collector registered in ``registry`` (``REGISTRY_LOOKUP``: prometheus_client lists
+    them nowhere publicly); None without the shortcut or with a registry of another shape, and
+    the caller then does without (a multiprocess scrape lists no families without samples)."""
+    if not allowed(REGISTRY_LOOKUP):
+        return None
+    lock = getattr(registry, "_lock", None)
+    collectors = getattr(registry, "_collector_to_names", None)
+    if lock is None or not isinstance(collectors, dict):
+        return None
+    with lock:
+        return list(collectors)
+
+
 # --- loguru ------------------------------------------------------------------------------------
 class LogLevelGate:
     """``enabled(level_no)``: whether any of a loguru logger's handlers takes the level
@@ -292,6 +311,54 @@ class PatcherAccess:
         with self._core.lock:
             self._core.patcher = patcher
         return True
+
+
+class LoguruHandlers:
+    """Which loguru loggers share handlers, and whether a handler is a stderr one
+    (``LOGURU_HANDLERS``: bound copies of a logger share its private core, and loguru lists no
+    handlers publicly). Public path: the logger object itself is the key, and ``is_stderr``
+    answers None (unknown): the caller then relies on loguru's numbering (ids are never reused)."""
+
+    def __init__(self, logger: Any) -> None:
+        core = getattr(logger, "_core", None) if allowed(LOGURU_HANDLERS) else None
+        self._core = core if isinstance(getattr(core, "handlers", None), dict) else None
+        self.key = id(self._core if self._core is not None else logger)
+
+    @property
+    def usable(self) -> bool:
+        return self._core is not None
+
+    def is_stderr(self, handler_id: int) -> bool | None:
+        """Whether handler ``handler_id`` exists and writes to stderr; None when unknown."""
+        if self._core is None:
+            return None
+        handler = self._core.handlers.get(handler_id)
+        return handler is not None and getattr(handler, "_name", None) == "<stderr>"
+
+
+def independent_logger() -> Any:
+    """A new loguru logger with no handlers, independent of ``loguru.logger`` (``LOGURU_LOGGER``:
+    loguru has no public constructor; this builds one as loguru builds its global logger, as of
+    loguru 0.7). Public path, or another loguru: the global logger itself."""
+    from loguru import logger
+
+    if not allowed(LOGURU_LOGGER):
+        return logger
+    try:
+        from loguru._logger import Core, Logger
+
+        return Logger(core=Core(), exception=None, depth=0, record=False, lazy=False, colors=False, raw=False,
+                      capture=True, patchers=[], extra={})
+    except Exception:  # noqa: BLE001 - another shape: the public path
+        return logger
+
+
+# --- opentelemetry-instrumentation-fastapi -----------------------------------------------------
+def app_instrumented(app: Any) -> bool:
+    """Whether OpenTelemetry's FastAPI instrumentation already instrumented ``app``
+    (``APP_MARKER``: it marks the app privately and only logs a warning when asked again).
+    Public path: False, and a second instrumentation is left to that warning."""
+    return bool(getattr(app, "_is_instrumented_by_opentelemetry", False)) if allowed(APP_MARKER) else False
 
 
 # --- opentelemetry-instrumentation-sqlalchemy ----------------------------------------------------

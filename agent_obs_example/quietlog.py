@@ -8,19 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from agent_obs.shortcuts import independent_logger
+
 
 def private_logger() -> Any:
-    """A new loguru logger independent of ``loguru.logger`` and its handlers.
-
-    Loguru has no public constructor for an independent logger; this mirrors how loguru builds
-    its global one (pinned to loguru 0.7), and falls back to the global logger if that changes.
-    """
-    try:
-        from loguru._logger import Core, Logger
-
-        return Logger(core=Core(), exception=None, depth=0, record=False, lazy=False, colors=False, raw=False,
-                      capture=True, patchers=[], extra={})
-    except Exception:  # noqa: BLE001
-        from loguru import logger
-
-        return logger
+    """A new loguru logger independent of ``loguru.logger`` and its handlers (the global logger
+    when loguru has changed shape: ``agent_obs.shortcuts.independent_logger``)."""
+    return independent_logger()

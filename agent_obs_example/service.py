@@ -18,6 +18,8 @@ from langgraph.types import Command
 from opentelemetry import trace
 from sqlalchemy import func, select
 
+from agent_obs.spans import hex_ids
+
 from .db import Database, Measurement, OptimizationRun, Recommendation, utcnow
 from .dremio import DremioError, DremioNotFound
 from .events import OptimizerEvents
@@ -223,7 +225,7 @@ class OptimizationService:
 
 def _current_trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
-    return format(context.trace_id, "032x") if context.is_valid else None
+    return hex_ids(context)[0] if context.is_valid else None
 
 
 def _rec_dict(rec: Recommendation) -> dict[str, Any]:

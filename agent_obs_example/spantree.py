@@ -17,6 +17,7 @@ from opentelemetry.trace import StatusCode
 from rich.tree import Tree
 
 from agent_obs import semconv as sc
+from agent_obs.spans import hex_ids
 
 _HIDDEN_SUFFIXES = (" http send", " http receive")  # ASGI plumbing spans add noise, not insight
 
@@ -29,9 +30,10 @@ class SpanCopy(SpanProcessor):
         self._lock = threading.Lock()
 
     def on_end(self, span: ReadableSpan) -> None:
+        trace_id, span_id = hex_ids(span.context)
         node = {
-            "trace_id": format(span.context.trace_id, "032x"), "span_id": format(span.context.span_id, "016x"),
-            "parent_id": format(span.parent.span_id, "016x") if span.parent else None, "name": span.name,
+            "trace_id": trace_id, "span_id": span_id,
+            "parent_id": hex_ids(span.parent)[1] if span.parent else None, "name": span.name,
             "start": span.start_time or 0, "end": span.end_time or 0,
             "error": span.status.status_code is StatusCode.ERROR, "attributes": dict(span.attributes or {}),
         }

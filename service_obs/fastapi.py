@@ -35,6 +35,7 @@ from typing import Any
 
 from agent_obs import semconv as sc
 from agent_obs.metrics import Children, LabelCap, family
+from agent_obs.shortcuts import app_instrumented
 from service_obs._records import current_trace_ids
 from service_obs.metrics_endpoint import render_metrics
 from service_obs.multiprocess import exposition_registry
@@ -173,7 +174,7 @@ def instrument_app(
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
     from starlette.middleware import Middleware
 
-    if getattr(app, "_is_instrumented_by_opentelemetry", False):
+    if app_instrumented(app):
         raise RuntimeError("this FastAPI app is already instrumented")
     registry = obs.registry
     requests = family(registry, sc.METRIC_HTTP_SERVER_REQUESTS)

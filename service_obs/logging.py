@@ -14,6 +14,7 @@ setup that owned the console goes. Other handlers an application added are left 
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -22,7 +23,8 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from agent_obs import semconv as sc
-from agent_obs.shortcuts import PatcherAccess
+from agent_obs import env
+from agent_obs.shortcuts import LoguruHandlers, PatcherAccess
 from service_obs._records import PRIVATE_KEY, add_trace_context, record_to_json
 from service_obs.loki import LokiSink
 from service_obs.settings import ObservabilitySettings
@@ -50,19 +52,22 @@ def _json_format(record: dict[str, Any]) -> str:
 LOGURU_DEFAULT_HANDLER_ID = 0  # the stderr handler loguru adds when it is imported
 
 _console_lock = threading.Lock()
-_console_owners: dict[int, list[Any]] = {}  # id(logger core) -> [owners, removed the default?]
-_default_ids: dict[int, int] = {}  # id(logger core) -> id of the default handler we put back
+_console_owners: dict[int, list[Any]] = {}  # LoguruHandlers.key -> [owners, removed the default?]
+_default_ids: dict[int, int] = {}  # LoguruHandlers.key -> id of the default handler we put back
 
 
-def _own_console(logger: Any) -> None:
+def _own_console(logger: Any, handlers: LoguruHandlers) -> None:
     """Remove loguru's default stderr handler (if still there) for as long as we own the console."""
-    core = logger._core  # noqa: SLF001 - loguru has no public handler listing
     with _console_lock:
-        entry = _console_owners.setdefault(id(core), [0, False])
+        entry = _console_owners.setdefault(handlers.key, [0, False])
         entry[0] += 1
-        default_id = _default_ids.get(id(core), LOGURU_DEFAULT_HANDLER_ID)
-        default = core.handlers.get(default_id)
-        if default is not None and getattr(default, "_name", None) == "<stderr>":
+        default_id = _default_ids.get(handlers.key, LOGURU_DEFAULT_HANDLER_ID)
+        is_stderr = handlers.is_stderr(default_id)
+        if is_stderr is None:
+            # Public path: loguru never reuses a handler id, so id 0 is its own stderr handler
+            # when it added one at import (LOGURU_AUTOINIT), and any other id is one we put back.
+            is_stderr = default_id != LOGURU_DEFAULT_HANDLER_ID or _loguru_autoinit()
+        if is_stderr:
             try:
                 logger.remove(default_id)
                 entry[1] = True
@@ -70,19 +75,23 @@ def _own_console(logger: Any) -> None:
                 pass  # removed by the application meanwhile
 
 
-def _release_console(logger: Any) -> None:
+def _loguru_autoinit() -> bool:
+    return os.environ.get("LOGURU_AUTOINIT", "").strip().lower() not in env.FALSE_WORDS
+
+
+def _release_console(logger: Any, handlers: LoguruHandlers) -> None:
     """The last owner of the console puts a default stderr handler back if one was removed."""
-    core = logger._core  # noqa: SLF001
+    key = handlers.key
     with _console_lock:
-        entry = _console_owners.get(id(core))
+        entry = _console_owners.get(key)
         if entry is None:
             return
         entry[0] -= 1
         if entry[0] > 0:
             return
-        del _console_owners[id(core)]
+        del _console_owners[key]
         if entry[1]:
-            _default_ids[id(core)] = logger.add(sys.stderr)  # loguru's defaults (LOGURU_LEVEL...)
+            _default_ids[key] = logger.add(sys.stderr)  # loguru's defaults (LOGURU_LEVEL...)
 
 
 class LoggingHandle:
@@ -90,8 +99,10 @@ class LoggingHandle:
 
     def __init__(self, logger: Any, handler_ids: list[int], previous_patcher: Any,
                  loki: LokiSink | None, owns_console: bool = False, patcher_switch: list[bool] | None = None,
-                 patcher_access: PatcherAccess | None = None) -> None:
+                 patcher_access: PatcherAccess | None = None,
+                 loguru_handlers: LoguruHandlers | None = None) -> None:
         self.logger = logger
+        self._handlers = loguru_handlers if loguru_handlers is not None else LoguruHandlers(logger)
         self._switch = patcher_switch if patcher_switch is not None else [True]
         self._access = patcher_access if patcher_access is not None else PatcherAccess(logger)
         self.handler_ids = handler_ids
@@ -111,7 +122,7 @@ class LoggingHandle:
             except ValueError:
                 pass  # already removed by the application
         if self.owns_console:
-            _release_console(self.logger)
+            _release_console(self.logger, self._handlers)
         if self.loki is not None:
             self.loki.stop(max(0.0, deadline - time.monotonic()))
         # loguru cannot unset a patcher publicly (agent_obs.shortcuts.LOGURU_PATCHER); without
@@ -131,7 +142,8 @@ def install_logging(
         from loguru import logger as loguru_logger
 
         logger = loguru_logger
-    access = PatcherAccess(logger)  # decided now: uninstall takes the same path
+    access = PatcherAccess(logger)  # decided now: uninstall takes the same paths
+    handlers = LoguruHandlers(logger)
     previous = access.current()
     switch = [True]
 
@@ -154,7 +166,7 @@ def install_logging(
         if settings.log_to_console:
             handler_ids.append(logger.add(sys.stderr, level=level, format=_console_format,
                                           colorize=None, backtrace=False, diagnose=False))
-            _own_console(logger)
+            _own_console(logger, handlers)
             owns_console = True
         if settings.log_file:
             handler_ids.append(logger.add(
@@ -179,6 +191,6 @@ def install_logging(
             handler_ids.append(logger.add(loki, level=level, format="{message}", catch=True,
                                           backtrace=False, diagnose=False))
     except Exception:
-        LoggingHandle(logger, handler_ids, previous, loki, owns_console, switch, access).uninstall(0.0)
+        LoggingHandle(logger, handler_ids, previous, loki, owns_console, switch, access, handlers).uninstall(0.0)
         raise
-    return LoggingHandle(logger, handler_ids, previous, loki, owns_console, switch, access)
+    return LoggingHandle(logger, handler_ids, previous, loki, owns_console, switch, access, handlers)

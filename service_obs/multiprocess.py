@@ -34,6 +34,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from agent_obs.shortcuts import registered_collectors
+
 ENV_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 _PID_IN_NAME = re.compile(r"_(\d+)\.db$")
 
@@ -51,7 +53,7 @@ def is_multiprocess() -> bool:
     """
     from prometheus_client import values
 
-    return bool(getattr(values.ValueClass, "_multiprocess", False))
+    return values.ValueClass is not values.MutexValue  # the mmap'd value class in multiprocess mode
 
 
 def prepare_directory(path: str | os.PathLike[str]) -> str:
@@ -167,9 +169,7 @@ class WorkerProcessCollector:
 def _untouched_families(registry: CollectorRegistry, present: set[str]) -> Iterator[Any]:
     from prometheus_client.metrics import MetricWrapperBase
 
-    with registry._lock:  # noqa: SLF001 - no public way to list a registry's collectors
-        collectors = list(registry._collector_to_names)  # noqa: SLF001
-    for collector in collectors:
+    for collector in registered_collectors(registry) or ():
         if isinstance(collector, MetricWrapperBase):
             for family in collector.describe():
                 if family.name not in present:

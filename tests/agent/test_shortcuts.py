@@ -4,6 +4,8 @@ another shape. What users see is the same either way (test_hot_path.py compares 
 
 from __future__ import annotations
 
+import sys
+
 from typing import Any
 from unittest import mock
 
@@ -139,6 +141,45 @@ def test_patcher_access_is_usable_only_with_the_shortcut():
     with shortcuts.public_only(shortcuts.LOGURU_PATCHER):
         assert not shortcuts.PatcherAccess(logger).usable
     assert not shortcuts.PatcherAccess(object()).usable
+
+
+def test_loguru_handlers_see_the_core_only_with_the_shortcut():
+    from loguru import logger
+
+    handler = logger.add(sys.__stderr__, level="CRITICAL")  # the real stderr: pytest swaps sys.stderr
+    try:
+        handlers = shortcuts.LoguruHandlers(logger)
+        assert handlers.usable and handlers.is_stderr(handler) is True
+        assert handlers.is_stderr(10**9) is False  # no such handler
+        assert shortcuts.LoguruHandlers(logger.bind(x=1)).key == handlers.key  # bound copies share handlers
+        with shortcuts.public_only(shortcuts.LOGURU_HANDLERS):
+            public = shortcuts.LoguruHandlers(logger)
+        assert not public.usable and public.is_stderr(handler) is None and public.key == id(logger)
+        assert not shortcuts.LoguruHandlers(object()).usable
+    finally:
+        logger.remove(handler)
+
+
+def test_registry_listing_independent_logger_and_app_marker_take_the_public_path_when_off():
+    registry = CollectorRegistry()
+    histogram = Histogram("listed_seconds", "h", registry=registry)
+    assert shortcuts.registered_collectors(registry) == [histogram]
+    assert shortcuts.registered_collectors(object()) is None
+    from loguru import logger
+
+    quiet = shortcuts.independent_logger()
+    assert quiet is not logger
+    handler = quiet.add(lambda message: None)
+    quiet.remove(handler)  # its own handlers, not the global logger's
+
+    class App:
+        _is_instrumented_by_opentelemetry = True
+
+    assert shortcuts.app_instrumented(App()) and not shortcuts.app_instrumented(object())
+    with shortcuts.public_only(shortcuts.REGISTRY_LOOKUP, shortcuts.LOGURU_LOGGER, shortcuts.APP_MARKER):
+        assert shortcuts.registered_collectors(registry) is None
+        assert shortcuts.independent_logger() is logger
+        assert not shortcuts.app_instrumented(App())
 
 
 def test_engine_listeners_are_usable_only_with_the_shortcut():

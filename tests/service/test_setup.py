@@ -190,16 +190,22 @@ def test_log_file_lines_are_flat_json_and_extra_is_untouched(make_obs, make_sett
     assert seen == [{"payload": "{not: a format} <red>"}]
 
 
-def test_console_logging_owns_the_console_and_gives_it_back(tmp_path) -> None:
+@pytest.mark.parametrize("public", [False, True], ids=["shortcut", "public-path"])
+def test_console_logging_owns_the_console_and_gives_it_back(tmp_path, public: bool) -> None:
     """loguru's default stderr handler (DEBUG, no trace_id) would print every line twice and
-    leak DEBUG at log_level=INFO; a fresh process has it, so this runs in a child."""
+    leak DEBUG at log_level=INFO; a fresh process has it, so this runs in a child. Either path
+    of agent_obs.shortcuts.LOGURU_HANDLERS finds the default handler."""
+    names = "shortcuts.LOGURU_HANDLERS" if public else ""
     code = textwrap.dedent(f"""
+        import contextlib
         from loguru import logger
+        from agent_obs import shortcuts
         from service_obs import setup_observability, ObservabilitySettings
         s = ObservabilitySettings(trace_file={str(tmp_path / 't.jsonl')!r}, log_file=None,
                                   log_to_console=True, log_level="INFO", instrument_http=False)
         for round in (1, 2):  # a second setup after shutdown owns the console again
-            obs = setup_observability(s)
+            with shortcuts.public_only({names}) if {public} else contextlib.nullcontext():
+                obs = setup_observability(s)
             logger.debug(f"debug line {{round}}")
             logger.info(f"info line {{round}}")
             obs.shutdown(1)
