@@ -90,6 +90,9 @@ SUPERVISOR_TREE = """invoke_agent team
       chat gpt-4o-mini"""
 
 
+HOWS = ["invoke", "ainvoke", "stream", "astream"]
+
+
 async def _run(app: Any, inputs: Any, config: dict[str, Any], how: str) -> Any:
     if how == "invoke":
         return app.invoke(inputs, config=config)
@@ -100,7 +103,7 @@ async def _run(app: Any, inputs: Any, config: dict[str, Any], how: str) -> Any:
     return [part async for part in app.astream(inputs, config=config, stream_mode="updates")]
 
 
-@pytest.mark.parametrize("how", ["invoke", "ainvoke", "stream", "astream"])
+@pytest.mark.parametrize("how", HOWS)
 async def test_supervisor_handoff_is_ok_and_workers_are_agents(how, observer, span_exporter, registry, log_records):
     await _run(supervisor_team(), user("1+2?"), {"callbacks": [observer]}, how)
     spans = list(span_exporter.get_finished_spans())
@@ -166,10 +169,11 @@ async def test_supervisor_handoff_is_ok_and_workers_are_agents(how, observer, sp
     assert not [r for r in log_records if r["level"] == "WARNING"]
 
 
-def test_tool_error_inside_a_worker_fails_the_run_and_is_the_workers(observer, span_exporter, registry):
+@pytest.mark.parametrize("how", HOWS)
+async def test_tool_error_inside_a_worker_fails_the_run_and_is_the_workers(how, observer, span_exporter, registry):
     app = supervisor_team(worker_tool=divide, worker_args={"a": 1, "b": 0})
     with pytest.raises(ZeroDivisionError):
-        app.invoke(user("1/0?"), config={"callbacks": [observer]})
+        await _run(app, user("1/0?"), {"callbacks": [observer]}, how)
     spans = list(span_exporter.get_finished_spans())
     assert observer.open_runs == 0
     failed = one(spans, "execute_tool divide")
@@ -208,7 +212,8 @@ def test_tool_error_handled_by_the_worker_is_an_error_span_in_an_ok_run(observer
     assert sample(registry, "agent_obs_runs_total", agent="team", status="ok") == 1
 
 
-def test_hierarchical_supervisor_nests_agents_and_names_each(observer, span_exporter, registry):
+@pytest.mark.parametrize("how", HOWS)
+async def test_hierarchical_supervisor_nests_agents_and_names_each(how, observer, span_exporter, registry):
     math = react(scripted("math", AIMessage(content="", tool_calls=[tool_call("add", {"a": 1, "b": 2}, "c1")]),
                           AIMessage(content="3")), [add], "math_agent")
     lead = scripted("lead", AIMessage(content="", tool_calls=[tool_call("transfer_to_math_agent", {}, "h1")]),
@@ -217,7 +222,7 @@ def test_hierarchical_supervisor_nests_agents_and_names_each(observer, span_expo
     top = scripted("top", AIMessage(content="", tool_calls=[tool_call("transfer_to_math_team", {}, "h2")]),
                    AIMessage(content="team says 3"))
     app = create_supervisor([math_team], model=top, supervisor_name="director").compile(name="company")
-    app.invoke(user("1+2?"), config={"callbacks": [observer]})
+    await _run(app, user("1+2?"), {"callbacks": [observer]}, how)
     spans = list(span_exporter.get_finished_spans())
     assert observer.open_runs == 0
 
@@ -255,7 +260,7 @@ def swarm_app(checkpointer, bob_tools=()):
     return create_swarm([alice, bob], default_active_agent="Alice").compile(name="swarm", checkpointer=checkpointer)
 
 
-@pytest.mark.parametrize("how", ["invoke", "ainvoke", "stream", "astream"])
+@pytest.mark.parametrize("how", HOWS)
 async def test_two_turn_swarm_with_a_checkpointer(how, observer, span_exporter, registry):
     app = swarm_app(InMemorySaver())
     config = {"callbacks": [observer], "configurable": {"thread_id": f"swarm-{how}"}}
@@ -293,14 +298,13 @@ async def test_two_turn_swarm_with_a_checkpointer(how, observer, span_exporter, 
                   error_type="") == 2
 
 
-@pytest.mark.parametrize("asynchronous", [False, True])
-async def test_real_interrupt_after_a_handoff_is_one_interrupt(asynchronous, observer, span_exporter, registry,
-                                                               log_records):
+@pytest.mark.parametrize("how", HOWS)
+async def test_real_interrupt_after_a_handoff_is_one_interrupt(how, observer, span_exporter, registry, log_records):
     app = swarm_app(InMemorySaver(), bob_tools=(ask_human,))
-    config = {"callbacks": [observer], "configurable": {"thread_id": "hitl"}}
-    first = await app.ainvoke(user("approve?"), config=config) if asynchronous \
-        else app.invoke(user("approve?"), config=config)
-    assert "__interrupt__" in first
+    config = {"callbacks": [observer], "configurable": {"thread_id": f"hitl-{how}"}}
+    first = await _run(app, user("approve?"), config, how)
+    parts = first if isinstance(first, list) else [first]
+    assert any("__interrupt__" in part for part in parts)
     spans = list(span_exporter.get_finished_spans())
     assert one(spans, "execute_tool transfer_to_bob").status.status_code is StatusCode.UNSET
     interrupted = sorted(s.name for s in spans if s.attributes.get("langgraph.interrupted"))
@@ -316,9 +320,8 @@ async def test_real_interrupt_after_a_handoff_is_one_interrupt(asynchronous, obs
     assert [w["status"] for w in warnings_] == ["interrupted"]
 
     span_exporter.clear()
-    second = await app.ainvoke(Command(resume="yes"), config=config) if asynchronous \
-        else app.invoke(Command(resume="yes"), config=config)
-    assert second["messages"][-1].content == "approved"
+    await _run(app, Command(resume="yes"), config, how)
+    assert app.get_state(config).values["messages"][-1].content == "approved"
     resumed = one(list(span_exporter.get_finished_spans()), "invoke_agent swarm")
     first_root = one(spans, "invoke_agent swarm")
     assert [link.context.span_id for link in resumed.links] == [first_root.context.span_id]
@@ -344,6 +347,23 @@ def test_default_named_subgraph_is_not_a_sub_agent(observer, span_exporter, regi
     assert sample(registry, "agent_obs_node_duration_seconds_count", agent="solo", node="inner_a", status="ok") == 1
     assert sample(registry, "gen_ai_invoke_agent_duration_seconds_count", gen_ai_agent_name="LangGraph",
                   error_type="") is None
+
+
+def test_named_graph_invoked_inside_a_node_names_that_node(observer, span_exporter, registry):
+    inner = StateGraph(State)
+    inner.add_node("inner_a", lambda s: {"log": ["a"]})
+    inner.add_edge(START, "inner_a")
+    checker = inner.compile(name="checker")
+    outer = StateGraph(State)
+    outer.add_node("review", lambda s: {"log": checker.invoke({"log": []})["log"]})
+    outer.add_edge(START, "review")
+    assert outer.compile(name="solo").invoke({"log": []}, config={"callbacks": [observer]}) == {"log": ["a"]}
+    spans = list(span_exporter.get_finished_spans())
+    assert render_tree(spans) == "invoke_agent solo\n  node review\n    node inner_a"
+    review = one(spans, "node review")
+    assert (review.attributes["gen_ai.agent.name"], review.attributes["agent_obs.agent.parent"]) == ("checker", "solo")
+    assert sample(registry, "agent_obs_node_duration_seconds_count", agent="checker", node="inner_a", status="ok") == 1
+    assert sample(registry, "agent_obs_node_duration_seconds_count", agent="solo", node="review", status="ok") == 1
 
 
 def test_functional_task_under_a_named_runnable_is_not_a_sub_agent(observer, span_exporter, registry):
@@ -386,3 +406,131 @@ def test_replay_shows_sub_agents_and_handoffs(tracer_provider, registry, tmp_pat
     assert text.count("sub-agent supervisor") == 2
     assert "handoff → math_agent" in text
     assert "waiting for input" not in text
+
+
+# --- langchain's create_agent, agents called from tools, real OpenAI clients ---------------
+def langchain_agent(model: Any, tools: list[Any], name: str):
+    from langchain.agents import create_agent
+
+    return create_agent(model, tools, name=name)
+
+
+@pytest.mark.parametrize("how", HOWS)
+async def test_create_agent_worker_is_a_sub_agent(how, observer, span_exporter, registry):
+    math = langchain_agent(scripted("math", AIMessage(content="", tool_calls=[tool_call("add", {"a": 1, "b": 2}, "c1")]),
+                                    AIMessage(content="3")), [add], "math_agent")
+    boss = scripted("boss", AIMessage(content="", tool_calls=[tool_call("transfer_to_math_agent", {}, "h1")]),
+                    AIMessage(content="done: 3"))
+    app = create_supervisor([math], model=boss, supervisor_name="supervisor").compile(name="team")
+    await _run(app, user("1+2?"), {"callbacks": [observer]}, how)
+    spans = list(span_exporter.get_finished_spans())
+    # create_agent's graph has the nodes "model" and "tools" (create_react_agent's: "agent")
+    assert render_tree(spans).split("\n")[6:13] == [
+        "  node math_agent", "    node model", "      chat gpt-4o-mini", "    node tools",
+        "      execute_tool add", "    node model", "      chat gpt-4o-mini"]
+    worker = one(spans, "node math_agent")
+    assert (worker.attributes["gen_ai.agent.name"], worker.attributes["agent_obs.agent.root"]) == ("math_agent", "team")
+    assert not [s for s in spans if "langgraph.interrupted" in s.attributes]
+    assert sample(registry, "agent_obs_node_duration_seconds_count", agent="math_agent", node="model",
+                  status="ok") == 2
+    assert sample(registry, "agent_obs_handoffs_total", agent="supervisor", node="tools",
+                  destination="math_agent") == 1
+    assert sample(registry, "agent_obs_runs_total", agent="team", status="ok") == 1
+
+
+def test_agent_called_from_a_tool_is_a_sub_agent_of_that_tool(observer, span_exporter, registry, log_records):
+    researcher = langchain_agent(scripted("res", AIMessage(content="", tool_calls=[tool_call("add", {"a": 2, "b": 2},
+                                                                                            "r1")]),
+                                          AIMessage(content="4")), [add], "researcher")
+
+    @tool
+    def ask_researcher(question: str) -> str:
+        """Ask the research agent."""
+        return researcher.invoke(user(question))["messages"][-1].content
+
+    assistant = langchain_agent(
+        scripted("asst", AIMessage(content="", tool_calls=[tool_call("ask_researcher", {"question": "2+2?"}, "q1")]),
+                 AIMessage(content="the researcher says 4")), [ask_researcher], "assistant")
+    result = assistant.invoke(user("2+2?"), config={"callbacks": [observer]})
+    assert result["messages"][-1].content == "the researcher says 4"
+    spans = list(span_exporter.get_finished_spans())
+    assert render_tree(spans) == """invoke_agent assistant
+  node model
+    chat gpt-4o-mini
+  node tools
+    execute_tool ask_researcher
+      node model
+        chat gpt-4o-mini
+      node tools
+        execute_tool add
+      node model
+        chat gpt-4o-mini
+  node model
+    chat gpt-4o-mini"""
+    host = one(spans, "execute_tool ask_researcher")
+    assert host.attributes["gen_ai.agent.name"] == "researcher"
+    assert host.attributes["agent_obs.agent.parent"] == "assistant"
+    assert host.attributes["agent_obs.agent.root"] == "assistant"
+    assert observer.open_runs == 0
+    tool_count = "gen_ai_execute_tool_duration_seconds_count"
+    assert sample(registry, tool_count, gen_ai_agent_name="assistant", gen_ai_tool_name="ask_researcher",
+                  error_type="") == 1
+    assert sample(registry, tool_count, gen_ai_agent_name="researcher", gen_ai_tool_name="add", error_type="") == 1
+    assert sample(registry, "agent_obs_node_duration_seconds_count", agent="researcher", node="model",
+                  status="ok") == 2
+    assert sample(registry, "agent_obs_node_duration_seconds_count", agent="assistant", node="model",
+                  status="ok") == 2
+    assert sample(registry, "gen_ai_invoke_agent_duration_seconds_count", gen_ai_agent_name="researcher",
+                  error_type="") == 1
+    # the nested agent is not a second top-level run
+    assert sample(registry, "agent_obs_runs_total", agent="assistant", status="ok") == 1
+    assert sample(registry, "agent_obs_runs_total", agent="researcher", status="ok") is None
+    tool_logs = [r["extra"] for r in log_records if r["extra"].get("event") == "agent.tool.end"]
+    assert sorted((e["agent"], e.get("root_agent")) for e in tool_logs) == [
+        ("assistant", None), ("researcher", "assistant")]
+
+
+@pytest.mark.parametrize("how", ["invoke", "astream"])
+async def test_supervisor_on_real_openai_clients_costs_each_agent_what_the_server_reported(
+        how, observer, span_exporter, registry):
+    from openai_wire import (MODEL, P_CACHED, P_IN, P_OUT, FakeOpenAI, completion, openai_model, text_choice,
+                             tool_calls_choice, usage_body)
+
+    boss_server = FakeOpenAI([
+        completion([tool_calls_choice([("call_h1", "transfer_to_math_agent", {})])], usage_body(300, 12),
+                   id="chatcmpl-B1"),
+        completion([text_choice(0, "done: 3")], usage_body(420, 6, cached=256), id="chatcmpl-B2")])
+    math_server = FakeOpenAI([
+        completion([tool_calls_choice([("call_a1", "add", {"a": 1, "b": 2})])], usage_body(150, 20, reasoning=8),
+                   id="chatcmpl-M1"),
+        completion([text_choice(0, "3")], usage_body(190, 3), id="chatcmpl-M2")])
+    math = react(openai_model(math_server), [add], "math_agent")
+    app = create_supervisor([math], model=openai_model(boss_server), supervisor_name="supervisor").compile(name="team")
+    await _run(app, user("1+2?"), {"callbacks": [observer]}, how)
+    assert len(boss_server.requests) == 2 and len(math_server.requests) == 2
+    assert boss_server.requests[0]["tools"][0]["function"]["name"] == "transfer_to_math_agent"
+
+    spans = list(span_exporter.get_finished_spans())
+    assert render_tree(spans) == SUPERVISOR_TREE
+    chats = sorted(by_name(spans, f"chat {MODEL}"), key=lambda s: s.start_time)
+    assert [c.attributes["gen_ai.response.id"] for c in chats] == [
+        "chatcmpl-B1", "chatcmpl-M1", "chatcmpl-M2", "chatcmpl-B2"]
+    assert [(c.attributes["gen_ai.usage.input_tokens"], c.attributes["gen_ai.usage.output_tokens"])
+            for c in chats] == [(300, 12), (150, 20), (190, 3), (420, 6)]
+    assert [parent_of(spans, parent_of(spans, c)).attributes["gen_ai.agent.name"] for c in chats] == [
+        "supervisor", "math_agent", "math_agent", "supervisor"]
+    assert one(spans, "execute_tool add").attributes["gen_ai.tool.call.id"] == "call_a1"
+    handoff = one(spans, "execute_tool transfer_to_math_agent")
+    assert handoff.attributes["gen_ai.tool.call.id"] == "call_h1"
+    assert parent_of(spans, handoff).attributes["langgraph.handoff.destination"] == "math_agent"
+    assert not [s for s in spans if "langgraph.interrupted" in s.attributes]
+
+    boss_cost = ((300 + 420 - 256) * P_IN + 256 * P_CACHED + (12 + 6) * P_OUT) / 1e6
+    math_cost = ((150 + 190) * P_IN + (20 + 3) * P_OUT) / 1e6
+    cost = "agent_obs_llm_cost_usd_total"
+    assert sample(registry, cost, agent="supervisor", gen_ai_request_model=MODEL) == pytest.approx(boss_cost)
+    assert sample(registry, cost, agent="math_agent", gen_ai_request_model=MODEL) == pytest.approx(math_cost)
+    tokens = "agent_obs_llm_tokens_total"
+    assert sample(registry, tokens, agent="supervisor", gen_ai_request_model=MODEL, gen_ai_token_type="input") == 720
+    assert sample(registry, tokens, agent="math_agent", gen_ai_request_model=MODEL, gen_ai_token_type="output") == 23
+    assert sample(registry, "agent_obs_runs_total", agent="team", status="ok") == 1
