@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import Link
 
 from agent_obs import extract
 from agent_obs import semconv as sc
@@ -37,11 +37,12 @@ from agent_obs.graph_runs import (
 )
 from agent_obs.dispatch import Dispatcher
 from agent_obs.guard import RateLimitedLog
-from agent_obs.llm_results import apply_result, content_attributes, response_attributes
+from agent_obs.genai_spans import resumed_from
+from agent_obs.llm_results import apply_result
 from agent_obs.logs import LogSink
 from agent_obs.metrics import MetricsSink, NullMetricsSink, metrics_for
 from agent_obs.runs import Run, RunKind, RunTable
-from agent_obs.spans import SpanSink, is_recording, span_identity
+from agent_obs.spans import SpanSink, span_identity
 
 _log = logging.getLogger("agent_obs")
 _MAX_REMEMBERED_INTERRUPTS = 1024
@@ -137,10 +138,9 @@ class AgentObserver(BaseCallbackHandler):
             return parent.parent
         return parent
 
-    def _begin(self, run: Run, span_name: str, kind: SpanKind, attributes: dict[str, Any],
-               links: Sequence[Link] = ()) -> None:
+    def _begin(self, run: Run, links: Sequence[Link] = ()) -> None:
         self._runs.add(run)
-        self._spans.start(run, span_name, kind, attributes, links)
+        self._spans.start(run, links)
 
     def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID,
                        parent_run_id: UUID | None = None, tags: list[str] | None = None,
@@ -171,33 +171,23 @@ class AgentObserver(BaseCallbackHandler):
         agent = self.agent_name or name
         run = Run(run_id, RunKind.AGENT, agent, None, self._clock())
         thread_id = metadata.get("thread_id") if metadata else None
-        attributes: dict[str, Any] = {
-            sc.GEN_AI_OPERATION_NAME: sc.OP_INVOKE_AGENT,
-            sc.GEN_AI_AGENT_NAME: agent,
-        }
         links: list[Link] = []
         if thread_id is not None:
             run.thread_id = str(thread_id)
-            attributes[sc.GEN_AI_CONVERSATION_ID] = run.thread_id
             if is_resume(inputs):
                 interrupted = self._interrupted_threads.get(run.thread_id)
                 if interrupted is not None:
-                    links.append(Link(interrupted, {"agent_obs.link.type": "resumed_from"}))
-                    attributes[sc.LANGGRAPH_RESUMED] = True
-        self._begin(run, sc.SPAN_INVOKE_AGENT.format(agent=agent), SpanKind.INTERNAL, attributes, links)
-        if self._content is not None and is_recording(run):
-            self._record_graph_input(run, inputs)
-        self._dispatch.started(run)
-
-    def _record_graph_input(self, run: Run, inputs: Any) -> None:
+                    links.append(resumed_from(interrupted))
+                    run.resumed = True
+        self._begin(run, links)
         content = self._content
-        text, length = content.value(inputs)
-        attributes = content_attributes(sc.GRAPH_INPUT, text, length)
-        messages = inputs.get("messages") if isinstance(inputs, Mapping) else None
-        if isinstance(messages, (list, tuple)) and messages:
-            text, length = content.messages(list(messages))
-            attributes.update(content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))
-        self._spans.set_attributes(run, attributes)
+        if content is not None and self._spans.recording(run):
+            run.input_content = content.value(inputs)
+            messages = inputs.get("messages") if isinstance(inputs, Mapping) else None
+            if isinstance(messages, (list, tuple)) and messages:
+                run.input_messages = content.messages(list(messages))
+            self._spans.write_input(run)
+        self._dispatch.started(run)
 
     def _start_node(self, run_id: UUID, name: str, parent: Run | None, metadata: dict[str, Any]) -> None:
         run = Run(run_id, RunKind.NODE, name, parent, self._clock())
@@ -215,18 +205,8 @@ class AgentObserver(BaseCallbackHandler):
         if run.attempt == 1:
             with self._lock:
                 root.steps += 1
-        attributes: dict[str, Any] = {
-            sc.LANGGRAPH_NODE: name,
-            sc.LANGGRAPH_ATTEMPT: run.attempt,
-        }
-        if run.step is not None:
-            attributes[sc.LANGGRAPH_STEP] = run.step
-        triggers = metadata.get("langgraph_triggers")
-        if triggers:
-            attributes[sc.LANGGRAPH_TRIGGERS] = [str(t) for t in triggers]
-        if run.checkpoint_ns:
-            attributes[sc.LANGGRAPH_CHECKPOINT_NS] = run.checkpoint_ns
-        self._begin(run, sc.SPAN_NODE.format(node=name), SpanKind.INTERNAL, attributes)
+        run.triggers = metadata.get("langgraph_triggers")
+        self._begin(run)
         self._dispatch.started(run)
 
     def _enter_graph(self, node: Run | None, graph_run: Run, metadata: dict[str, Any],
@@ -245,8 +225,7 @@ class AgentObserver(BaseCallbackHandler):
             host = graph_run.parent
             if host is not None and not host.is_agent:
                 host.is_agent = True  # the first sub-agent a node runs names its span
-                self._spans.set_attributes(host, {
-                    sc.GEN_AI_AGENT_NAME: name, sc.AGENT_PARENT: host.agent, sc.AGENT_ROOT: host.root.name})
+                self._spans.sub_agent(host, name)
         node.agent = graph_run.agent
 
     def _sub_agent_ended(self, run: Run, error: BaseException | None) -> None:
@@ -282,22 +261,12 @@ class AgentObserver(BaseCallbackHandler):
         run.model = model
         run.provider = extract.provider(metadata, params)
         run.prompt = prompt
-        attributes: dict[str, Any] = {sc.GEN_AI_OPERATION_NAME: operation}
-        if run.provider:
-            attributes[sc.GEN_AI_PROVIDER_NAME] = run.provider
-        if model:
-            attributes[sc.GEN_AI_REQUEST_MODEL] = model
-        temperature = extract.request_temperature(params, metadata)
-        if temperature is not None:
-            attributes[sc.GEN_AI_REQUEST_TEMPERATURE] = temperature
-        max_tokens = extract.request_max_tokens(params, metadata)
-        if max_tokens is not None:
-            attributes[sc.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-        template = sc.SPAN_CHAT if operation == sc.OP_CHAT else sc.SPAN_TEXT_COMPLETION
-        self._begin(run, template.format(model=model or name), SpanKind.CLIENT, attributes)
-        if self._content is not None and is_recording(run):
-            text, length = self._content.messages(prompt)
-            self._spans.set_attributes(run, content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))
+        run.temperature = extract.request_temperature(params, metadata)
+        run.max_tokens = extract.request_max_tokens(params, metadata)
+        self._begin(run)
+        if self._content is not None and self._spans.recording(run):
+            run.input_messages = self._content.messages(prompt)
+            self._spans.write_input(run)
 
     def on_tool_start(self, serialized: dict[str, Any] | None, input_str: str, *, run_id: UUID,
                       parent_run_id: UUID | None = None, tags: list[str] | None = None,
@@ -306,21 +275,12 @@ class AgentObserver(BaseCallbackHandler):
         try:
             name = kwargs.get("name") or serialized_name(serialized) or "tool"
             run = Run(run_id, RunKind.TOOL, name, self._parent(parent_run_id), self._clock())
-            attributes: dict[str, Any] = {
-                sc.GEN_AI_OPERATION_NAME: sc.OP_EXECUTE_TOOL,
-                sc.GEN_AI_TOOL_NAME: name,
-                sc.GEN_AI_TOOL_TYPE: "function",
-            }
-            tool_call_id = kwargs.get("tool_call_id")
-            if tool_call_id:
-                attributes[sc.GEN_AI_TOOL_CALL_ID] = str(tool_call_id)
-            description = serialized.get("description") if serialized else None
-            if isinstance(description, str) and description:
-                attributes[sc.GEN_AI_TOOL_DESCRIPTION] = description[:1024]
-            self._begin(run, sc.SPAN_EXECUTE_TOOL.format(tool=name), SpanKind.INTERNAL, attributes)
-            if self._content is not None and is_recording(run):
-                text, length = self._content.value(inputs if inputs is not None else input_str)
-                self._spans.set_attributes(run, content_attributes(sc.GEN_AI_TOOL_CALL_ARGUMENTS, text, length))
+            run.tool_call_id = kwargs.get("tool_call_id")
+            run.description = serialized.get("description") if serialized else None
+            self._begin(run)
+            if self._content is not None and self._spans.recording(run):
+                run.input_content = self._content.value(inputs if inputs is not None else input_str)
+                self._spans.write_input(run)
         except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
             self._handler_error("on_tool_start", exc)
 
@@ -330,11 +290,10 @@ class AgentObserver(BaseCallbackHandler):
         try:
             name = kwargs.get("name") or serialized_name(serialized) or "retriever"
             run = Run(run_id, RunKind.RETRIEVAL, name, self._parent(parent_run_id), self._clock())
-            attributes = {sc.GEN_AI_OPERATION_NAME: sc.OP_RETRIEVAL, sc.GEN_AI_DATA_SOURCE_ID: name}
-            self._begin(run, sc.SPAN_RETRIEVAL.format(name=name), SpanKind.INTERNAL, attributes)
-            if self._content is not None and is_recording(run):
-                text, length = self._content.value(query)
-                self._spans.set_attributes(run, content_attributes(sc.GEN_AI_INPUT_MESSAGES, text, length))
+            self._begin(run)
+            if self._content is not None and self._spans.recording(run):
+                run.input_content = self._content.value(query)
+                self._spans.write_input(run)
         except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
             self._handler_error("on_retriever_start", exc)
 
@@ -367,15 +326,10 @@ class AgentObserver(BaseCallbackHandler):
                 if run.router and run.parent is not None:
                     destinations = route_destinations(outputs)
                     if destinations:
-                        self._spans.add_event(run.parent, sc.EVENT_ROUTE, {
-                            sc.ROUTE_NAME: run.name, sc.ROUTE_DESTINATIONS: destinations})
+                        self._spans.route(run.parent, run.name, destinations)
                 return
-            if run.is_root and is_recording(run):
-                attributes: dict[str, Any] = {sc.LANGGRAPH_STEPS: run.steps}
-                if self._content is not None:
-                    text, length = self._content.value(outputs)
-                    attributes.update(content_attributes(sc.GRAPH_OUTPUT, text, length))
-                self._spans.set_attributes(run, attributes)
+            if self._content is not None and run.is_root and self._spans.recording(run):
+                run.output_content = self._content.value(outputs)
             if run.kind is RunKind.AGENT and run.interrupted:
                 self._finish(run, sc.OUTCOME_INTERRUPTED)
             else:
@@ -396,13 +350,10 @@ class AgentObserver(BaseCallbackHandler):
             if run is None:
                 return
             run.end_mono = end
-            usage = apply_result(run, response, self._prices)
-            if is_recording(run):
-                attributes = response_attributes(run, response, usage)
-                if self._content is not None:
-                    text, length = self._content.output_messages(getattr(response, "generations", []))
-                    attributes.update(content_attributes(sc.GEN_AI_OUTPUT_MESSAGES, text, length))
-                self._spans.set_attributes(run, attributes)
+            recording = self._spans.recording(run)
+            apply_result(run, response, self._prices, recording)
+            if recording and self._content is not None:
+                run.output_content = self._content.output_messages(getattr(response, "generations", []))
             self._finish(run, sc.OUTCOME_OK)
         except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
             self._handler_error("on_llm_end", exc)
@@ -420,9 +371,8 @@ class AgentObserver(BaseCallbackHandler):
             if run is None:
                 return
             run.end_mono = end
-            if self._content is not None and is_recording(run):
-                text, length = self._content.value(getattr(output, "content", output))
-                self._spans.set_attributes(run, content_attributes(sc.GEN_AI_TOOL_CALL_RESULT, text, length))
+            if self._content is not None and self._spans.recording(run):
+                run.output_content = self._content.value(getattr(output, "content", output))
             if getattr(output, "status", None) == "error":
                 # A tool that handles its own ToolException reports it as an error message.
                 from langchain_core.tools import ToolException
@@ -447,10 +397,8 @@ class AgentObserver(BaseCallbackHandler):
             if run is None:
                 return
             run.end_mono = end
-            if self._content is not None and is_recording(run):
-                contents = [getattr(d, "page_content", d) for d in documents]
-                text, length = self._content.value(contents)
-                self._spans.set_attributes(run, content_attributes(sc.GEN_AI_OUTPUT_MESSAGES, text, length))
+            if self._content is not None and self._spans.recording(run):
+                run.output_content = self._content.value([getattr(d, "page_content", d) for d in documents])
             self._finish(run, sc.OUTCOME_OK)
         except Exception as exc:  # noqa: BLE001 - telemetry must never break the agent
             self._handler_error("on_retriever_end", exc)
@@ -494,10 +442,6 @@ class AgentObserver(BaseCallbackHandler):
                 self._sub_agent_ended(run, error if outcome != sc.OUTCOME_INTERRUPTED else None)
             return
         run.error = error
-        if run.first_chunk_mono and is_recording(run):
-            # A stream that failed after its first chunk: the span says so, as the metric does.
-            self._spans.set_attributes(run, {
-                sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: run.first_chunk_mono - run.start_mono})
         if outcome == sc.OUTCOME_INTERRUPTED:
             run.root.interrupted = True
             if run.kind is RunKind.NODE:
@@ -511,9 +455,7 @@ class AgentObserver(BaseCallbackHandler):
 
     def _record_handoff(self, run: Run, destinations: list[str]) -> None:
         run.handoff = tuple(destinations)
-        if is_recording(run):
-            self._spans.set_attributes(run, {sc.LANGGRAPH_HANDOFF_DESTINATION: ",".join(destinations)})
-            self._spans.add_event(run, sc.EVENT_HANDOFF, {sc.HANDOFF_DESTINATIONS: list(destinations)})
+        self._spans.handoff(run)
         self._metrics.handoff(run)
 
     def _finish(self, run: Run, outcome: str) -> None:

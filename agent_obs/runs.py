@@ -72,6 +72,20 @@ class Run:
         "handoff",
         "agent",
         "is_agent",
+        # facts only the span shows (genai_spans.py), gathered while it records
+        "triggers",
+        "temperature",
+        "max_tokens",
+        "tool_call_id",
+        "description",
+        "resumed",
+        "usage",
+        "response_id",
+        "service_tier",
+        # captured content (capture on, span recording): (text, untruncated length)
+        "input_content",
+        "input_messages",
+        "output_content",
     )
 
     def __init__(self, run_id: UUID, kind: RunKind, name: str, parent: Run | None,
@@ -121,6 +135,18 @@ class Run:
         # graph it runs in (see ``graph_runs.sub_agent``); metric labels and log fields use it.
         self.agent: str = parent.agent if parent is not None else name
         self.is_agent = False  # a chain run that is a named sub-agent's graph run
+        self.triggers: Any = None  # a node's LangGraph triggers
+        self.temperature: Any = None  # an LLM call's request parameters
+        self.max_tokens: Any = None
+        self.tool_call_id: Any = None
+        self.description: Any = None  # a tool's description
+        self.resumed = False  # a top-level run resuming an interrupted thread
+        self.usage: Any = None  # extract.Usage as the provider reported it (cache, reasoning)
+        self.response_id: str | None = None
+        self.service_tier: str | None = None
+        self.input_content: tuple[str, int] | None = None
+        self.input_messages: tuple[str, int] | None = None
+        self.output_content: tuple[str, int] | None = None
 
     @property
     def duration(self) -> float:

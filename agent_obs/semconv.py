@@ -77,6 +77,9 @@ LANGGRAPH_ATTEMPT: Final = "langgraph.attempt"
 LANGGRAPH_INTERRUPTED: Final = "langgraph.interrupted"
 LANGGRAPH_STEPS: Final = "langgraph.steps"
 LANGGRAPH_RESUMED: Final = "langgraph.resumed"
+# the link from a resumed run's agent span to the span of the run it resumes
+LINK_TYPE: Final = "agent_obs.link.type"
+LINK_RESUMED_FROM: Final = "resumed_from"
 # router decision, recorded as a span event on the node span
 EVENT_ROUTE: Final = "langgraph.route"
 ROUTE_NAME: Final = "langgraph.route.name"

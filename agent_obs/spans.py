@@ -1,5 +1,7 @@
 """Run records -> OpenTelemetry spans, and the bridge that makes them current.
 
+The dispatcher (dispatch.py) and the observer hand ``SpanSink`` the run; what a span is
+called and says comes from genai_spans.py, this module only starts, writes and ends spans.
 A span starts when its run starts, with the attributes samplers look at, and becomes the
 current OpenTelemetry context so that spans made inside a node or tool body (HTTP clients,
 SQLAlchemy, a manual ``start_as_current_span``) nest under it.
@@ -25,10 +27,10 @@ from typing import Any, Sequence
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, Status, StatusCode
 
+from agent_obs import genai_spans
 from agent_obs import semconv as sc
-from agent_obs.errors import error_type
 from agent_obs.runs import Run
 from agent_obs.shortcuts import SpanShortcuts
 
@@ -150,8 +152,8 @@ class SpanSink:
         self._write = shortcuts.write_attributes
 
     # --- lifecycle ---------------------------------------------------------------------
-    def start(self, run: Run, name: str, kind: SpanKind, attributes: dict[str, Any],
-              links: Sequence[Link] = ()) -> None:
+    def start(self, run: Run, links: Sequence[Link] = ()) -> None:
+        """Start ``run``'s span (name, kind and attributes from genai_spans) and make it current."""
         current = resolve(otel_context.get_current())
         parent = run.parent
         if parent is not None and parent.context is not None:
@@ -167,6 +169,7 @@ class SpanSink:
                 return
         else:
             parent_ctx = current
+        name, kind, attributes = genai_spans.start(run)
         after_start = self._attributes_after_start
         span = self._tracer.start_span(
             name, context=parent_ctx, kind=kind, attributes=None if after_start else attributes,
@@ -181,6 +184,7 @@ class SpanSink:
         otel_context.attach(ctx)
 
     def end(self, run: Run) -> None:
+        """End ``run``'s span with what genai_spans makes of its facts, at the run's end time."""
         span = run.span
         if span is None:
             return
@@ -189,7 +193,15 @@ class SpanSink:
             return  # the parent's non-recording span: the parent ends it
         try:
             self._restore_context(run)
-            self._set_outcome(span, run)
+            if span.is_recording():
+                attributes = genai_spans.end(run)
+                if attributes:
+                    self._write(span, attributes)
+                failed = genai_spans.failure(run)
+                if failed is not None:
+                    error, event_attributes, description = failed
+                    span.record_exception(error, event_attributes, escaped=True)
+                    span.set_status(Status(StatusCode.ERROR, description))
         finally:
             # Whatever failed above. The end time is the run's (taken when its end callback
             # arrived), not now: the observer's own work since then is not the model's or the
@@ -197,38 +209,41 @@ class SpanSink:
             span.end(end_time=run.start_ns + int(run.duration * 1e9))
 
     @staticmethod
-    def _set_outcome(span: Any, run: Run) -> None:
-        if span.is_recording():
-            outcome = run.outcome
-            if outcome == sc.OUTCOME_ERROR and run.error is not None:
-                error = run.error
-                kind = error_type(error)
-                span.set_attribute(sc.ERROR_TYPE, kind)
-                span.record_exception(error, {sc.EXCEPTION_TYPE: kind}, escaped=True)
-                span.set_status(Status(StatusCode.ERROR, _short(str(error))))
-            elif outcome == sc.OUTCOME_INTERRUPTED:
-                span.set_attribute(sc.LANGGRAPH_INTERRUPTED, True)
-            elif outcome == sc.OUTCOME_CANCELLED:
-                span.set_attribute(sc.OUTCOME, sc.OUTCOME_CANCELLED)
-                if run.error is not None:
-                    span.set_attribute(sc.ERROR_TYPE, error_type(run.error))
-
-    @staticmethod
     def _restore_context(run: Run) -> None:
         run.previous_context = resolve(run.previous_context)
         if otel_context.get_current() is run.context:
             otel_context.attach(run.previous_context)
 
-    # --- details set while the run is open -----------------------------------------------
-    def set_attributes(self, run: Run, attributes: dict[str, Any]) -> None:
-        if run.span is not None:
-            self._write(run.span, attributes)
-
+    # --- while the run is open -------------------------------------------------------------
     @staticmethod
-    def add_event(run: Run, name: str, attributes: dict[str, Any]) -> None:
+    def recording(run: Run) -> bool:
+        """Whether ``run``'s span records (facts only it shows are worth gathering)."""
+        span = run.span
+        return span is not None and span.is_recording()
+
+    def write_input(self, run: Run) -> None:
+        """Write the run's captured input (``run.input_content``/``input_messages``)."""
+        if self.recording(run):
+            self._write(run.span, genai_spans.input_content(run))
+
+    def route(self, node: Run, router: str, destinations: list[str]) -> None:
+        """A router inside ``node`` chose ``destinations``: an event on the node's span."""
+        span = node.span
+        if span is not None and span.is_recording():
+            span.add_event(*genai_spans.route(router, destinations))
+
+    def handoff(self, run: Run) -> None:
+        """``run`` handed control elsewhere (``run.handoff``): attributes and an event."""
         span = run.span
         if span is not None and span.is_recording():
-            span.add_event(name, attributes)
+            attributes, event, event_attributes = genai_spans.handoff(run)
+            self._write(span, attributes)
+            span.add_event(event, event_attributes)
+
+    def sub_agent(self, host: Run, name: str) -> None:
+        """``host`` (a node or tool) runs the named sub-agent ``name``: its span names it."""
+        if host.span is not None:
+            self._write(host.span, genai_spans.sub_agent(host, name))
 
 
 _SPAN_KEY: list[str] = []
@@ -240,11 +255,6 @@ def _span_key() -> str:
         probe = trace.set_span_in_context(trace.INVALID_SPAN, Context())
         _SPAN_KEY.append(next(iter(dict.keys(probe))))
     return _SPAN_KEY[0]
-
-
-def is_recording(run: Run) -> bool:
-    span = run.span
-    return span is not None and span.is_recording()
 
 
 def span_identity(run: Run) -> tuple[str, str, bool]:
@@ -266,5 +276,3 @@ def hex_ids(ctx: Any) -> tuple[str, str]:
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
 
 
-def _short(text: str, limit: int = 512) -> str:
-    return text if len(text) <= limit else text[:limit] + "…"

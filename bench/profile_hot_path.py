@@ -101,12 +101,22 @@ class _NullSink:
         return lambda *args, **kwargs: None
 
 
+class _TracerWithoutAttributes:
+    """Starts spans with no attributes (the ablation's view of a tracer)."""
+
+    def __init__(self, tracer: Any) -> None:
+        self._tracer = tracer
+
+    def start_span(self, name: str, **kwargs: Any) -> Any:
+        kwargs["attributes"] = None
+        return self._tracer.start_span(name, **kwargs)
+
+
 def _without_attributes(observer: Any) -> Any:
+    """The observer's spans start bare and are written nothing (genai_spans still maps)."""
     spans = observer._spans
-    start = spans.start
-    spans.start = lambda run, name, kind, attributes, links=(): start(run, name, kind, {}, links)
-    spans.set_attributes = lambda run, attributes: None
-    spans.add_event = lambda run, name, attributes: None
+    spans._tracer = _TracerWithoutAttributes(spans._tracer)
+    spans._write = lambda span, attributes: None
     return observer
 
 
