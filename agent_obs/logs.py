@@ -1,5 +1,9 @@
 """Run records -> loguru records, with the span's trace and span ids as fields.
 
+The dispatcher (dispatch.py) hands ``LogSink`` each started and ended ``Run`` with its span's
+ids (``dispatch.Ids``); ``LogSink`` is the one place that maps run facts to the contract's log
+events and fields.
+
 The fields go to ``record["extra"]`` (loguru adds keyword arguments there), so a JSON or Loki
 sink ships them as structured fields and Grafana can jump from a log line to its span. The
 sink never adds loguru handlers: records go to whatever the application configured.

@@ -1,5 +1,10 @@
 """Run records -> prometheus_client metrics, one family set per registry.
 
+The dispatcher (dispatch.py) hands ``MetricsSink`` each started and ended ``Run`` with its
+span's ids (``dispatch.Ids``, for exemplars); ``MetricsSink`` is the one place that maps run
+facts to metric families, labels and observations. service_obs feeds its HTTP and database
+families through ``family()`` here too.
+
 Families are created once per ``CollectorRegistry`` and shared by every observer (and by
 ``service_obs``) on that registry, so several observers never collide. Label values come
 only from bounded sets and pass through a per-label cap; label children are cached so the

@@ -42,7 +42,7 @@ from agent_obs.llm_results import apply_result
 from agent_obs.logs import LogSink
 from agent_obs.metrics import MetricsSink, NullMetricsSink, metrics_for
 from agent_obs.runs import Run, RunKind, RunTable
-from agent_obs.spans import SpanSink, span_identity
+from agent_obs.spans import SpanSink, forget_context, span_context, span_identity
 
 _log = logging.getLogger("agent_obs")
 _MAX_REMEMBERED_INTERRUPTS = 1024
@@ -470,7 +470,7 @@ class AgentObserver(BaseCallbackHandler):
             return
         try:
             self._end_open_descendants(run)  # each child alone; a failure still ends the root
-            if outcome == sc.OUTCOME_INTERRUPTED and run.thread_id is not None and run.span is not None:
+            if outcome == sc.OUTCOME_INTERRUPTED and run.thread_id is not None:
                 self._remember_interrupt(run)
         finally:
             self._dispatch.ended(run, _release)
@@ -483,9 +483,12 @@ class AgentObserver(BaseCallbackHandler):
         self._dispatch.end_all(children, lambda child: self._finish(child, sc.OUTCOME_CANCELLED))
 
     def _remember_interrupt(self, run: Run) -> None:
+        interrupted = span_context(run)
+        if interrupted is None:
+            return
         with self._lock:
             threads = self._interrupted_threads
-            threads[run.thread_id] = run.span.get_span_context()
+            threads[run.thread_id] = interrupted
             threads.move_to_end(run.thread_id)
             while len(threads) > _MAX_REMEMBERED_INTERRUPTS:
                 threads.popitem(last=False)
@@ -512,7 +515,7 @@ def _release(run: Run) -> None:
     the run no longer needs its context, and an ended root need not be its own root.
     """
     run.error = None
-    run.context = None
+    forget_context(run)
     if run.parent is None:
         run.root = None  # type: ignore[assignment]
 

@@ -1,7 +1,12 @@
 """The run table: one small record per open LangChain run, keyed by run id.
 
-LangChain callbacks arrive in many shapes; the observer turns each into a ``Run`` and the
-sinks (spans, metrics, logs) read only these records. The table is bounded: runs that never
+LangChain callbacks arrive in many shapes; the observer turns each into a ``Run`` of facts
+(kind, names, ids, times, model, usage, outcome, error, captured content) and the dispatcher
+hands it to the sinks, which map the facts to telemetry (genai_spans.py for spans, metrics.py,
+logs.py) and read nothing else. The span sink keeps its state (span, context, previous
+context) in three slots of the run itself, read and written only by spans.py: a separate
+table keyed by run would cost a lookup on every callback and every child span start, and
+the OpenTelemetry context the run makes current must reach the run's state without one. The table is bounded: runs that never
 end (a stream abandoned without being closed, a task killed from outside) are force-ended
 after a TTL or when the table passes its cap, so memory stays flat however the agent is used.
 """
@@ -44,9 +49,6 @@ class Run:
         "end_mono",
         "outcome",
         "error",
-        "span",
-        "context",
-        "previous_context",
         "node",
         "step",
         "checkpoint_ns",
@@ -86,6 +88,10 @@ class Run:
         "input_content",
         "input_messages",
         "output_content",
+        # the span sink's state, read and written only by spans.py (see its docstring)
+        "span",
+        "context",
+        "previous_context",
     )
 
     def __init__(self, run_id: UUID, kind: RunKind, name: str, parent: Run | None,
@@ -101,9 +107,6 @@ class Run:
         self.end_mono = 0.0
         self.outcome = ""  # empty while the run is open: RunContext reads it to know the run ended
         self.error: BaseException | None = None
-        self.span: Any = None
-        self.context: Any = None
-        self.previous_context: Any = None
         self.node: str | None = parent.node if parent is not None else None
         self.step: int | None = parent.step if parent is not None else None
         self.checkpoint_ns: str | None = None
@@ -147,6 +150,9 @@ class Run:
         self.input_content: tuple[str, int] | None = None
         self.input_messages: tuple[str, int] | None = None
         self.output_content: tuple[str, int] | None = None
+        self.span: Any = None  # spans.py's: the run's span, its context, the context before it
+        self.context: Any = None
+        self.previous_context: Any = None
 
     @property
     def duration(self) -> float:

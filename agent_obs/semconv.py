@@ -294,6 +294,48 @@ SERVICE_METRIC_BUCKETS: Final = {
     METRIC_DB_QUERY_DURATION: (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 }
 
+# --- the worked example's business metrics (agent_obs_example/metrics.py feeds them) -----------
+# In the vocabulary because the shipped dashboards and alert rules query them: the stack is
+# tested against this module alone. Label values are described in agent_obs_example/metrics.py.
+METRIC_OPTIMIZER_REQUESTS: Final = "optimizer_requests_total"
+METRIC_OPTIMIZER_DURATION: Final = "optimizer_duration_seconds"
+METRIC_ISSUES_DETECTED: Final = "issues_detected_total"
+METRIC_RECOMMENDATIONS_GENERATED: Final = "recommendations_generated_total"
+METRIC_MEASUREMENTS_RECORDED: Final = "measurements_recorded_total"
+METRIC_AVERAGE_IMPROVEMENT: Final = "average_improvement_pct"
+METRIC_ACTIVE_OPTIMIZATIONS: Final = "active_optimizations"
+METRIC_DREMIO_API_ERRORS: Final = "dremio_api_errors_total"
+METRIC_DREMIO_API_REQUESTS: Final = "dremio_api_requests_total"
+METRIC_TIME_SAVED: Final = "optimizer_time_saved_seconds_total"
+METRIC_RECOMMENDATIONS_DECIDED: Final = "recommendations_decided_total"
+METRIC_MEASUREMENTS_BY_ISSUE: Final = "optimizer_measurements_by_issue_total"
+
+# Every example metric: name -> (type, labels, help), as METRICS.
+EXAMPLE_METRICS: Final = {
+    METRIC_OPTIMIZER_REQUESTS: ("counter", ("endpoint", "status"), "Optimizer service requests by endpoint and status."),
+    METRIC_OPTIMIZER_DURATION: ("histogram", ("operation",), "Optimizer operation duration in seconds."),
+    METRIC_ISSUES_DETECTED: ("counter", ("issue_type", "severity"), "Performance issues detected."),
+    METRIC_RECOMMENDATIONS_GENERATED: ("counter", ("issue_type",), "Recommendations generated and stored."),
+    METRIC_MEASUREMENTS_RECORDED: ("counter", ("meets_expectation",), "Measurements recorded for recommendations."),
+    METRIC_AVERAGE_IMPROVEMENT: ("gauge", (), "Average measured improvement percentage over all measurements."),
+    METRIC_ACTIVE_OPTIMIZATIONS: ("gauge", (), "Optimizations currently running."),
+    METRIC_DREMIO_API_ERRORS: ("counter", ("endpoint", "status_code"), "Failed Dremio API calls."),
+    METRIC_DREMIO_API_REQUESTS: ("counter", ("endpoint",), "Dremio API request attempts (success or failure)."),
+    METRIC_TIME_SAVED: ("counter", ("issue_type",), "Query time saved by measured recommendations, in seconds."),
+    METRIC_RECOMMENDATIONS_DECIDED: ("counter", ("decision",), "High-risk recommendations approved or rejected by a human."),
+    METRIC_MEASUREMENTS_BY_ISSUE: ("counter", ("issue_type", "meets_expectation"), "Measurements by issue type and outcome."),
+}
+EXAMPLE_METRIC_BUCKETS: Final = {
+    METRIC_OPTIMIZER_DURATION: (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+}
+# How multiprocess mode merges each example gauge over worker processes: running optimizations
+# add up over the live workers; the average is computed from the shared database, so the value
+# set last by any worker is the current one.
+EXAMPLE_METRIC_MULTIPROCESS_MODES: Final = {
+    METRIC_ACTIVE_OPTIMIZATIONS: "livesum",
+    METRIC_AVERAGE_IMPROVEMENT: "mostrecent",
+}
+
 # --- log events and fields (loguru record["extra"]) ------------------------------------
 LOG_RUN_START: Final = "agent.run.start"
 LOG_RUN_END: Final = "agent.run.end"

@@ -257,6 +257,18 @@ def _span_key() -> str:
     return _SPAN_KEY[0]
 
 
+def span_context(run: Run) -> Any:
+    """The OpenTelemetry span context of ``run``'s span (for a link to it), or None."""
+    span = run.span
+    return span.get_span_context() if span is not None else None
+
+
+def forget_context(run: Run) -> None:
+    """An ended run no longer needs its context (the copies LangChain keeps still need the
+    run, so this breaks the cycle and reference counting frees both)."""
+    run.context = None
+
+
 def span_identity(run: Run) -> tuple[str, str, bool]:
     """(trace_id, span_id, sampled) from one look at the span context, the ids in the hex form
     Tempo, Loki and Prometheus exemplars use."""

@@ -102,6 +102,7 @@ ATTRIBUTE_DOCS: dict[str, tuple[str, str, str]] = {
     "LANGGRAPH_INTERRUPTED": ("boolean", f"{AGENT}, {NODE}", "true when the run stopped at an `interrupt()` (status stays UNSET): on the node that called it and every node and agent span it passed up through. A handoff (`Command(graph=Command.PARENT)`) never sets it."),
     "LANGGRAPH_HANDOFF_DESTINATION": ("string", NODE, "The node that returned `Command(graph=Command.PARENT, goto=...)` (a handoff, as the handoff tools of langgraph-supervisor and langgraph-swarm do): where it handed control, several destinations joined with `,`. Only on that node, not on the levels the command passes through; the run stays ok."),
     "LANGGRAPH_STEPS": ("int", "invoke_agent", "Node executions in the run (first attempts; retries not counted), set when the run ends normally; also the `agent_obs_run_steps` metric."),
+    "LINK_TYPE": ("string", "link of " + AGENT, "On the span link from a resumed run's agent span to the span of the run it resumes: `resumed_from`."),
     "LANGGRAPH_RESUMED": ("boolean", AGENT, "true when the run resumes an interrupted thread (`Command(resume=...)`); the span links to the interrupted run's span."),
     "USAGE_ESTIMATED": ("boolean", LLM, "true when the provider reported no usage and the observer counted the tokens itself (see `agent_obs.usage.estimator`)."),
     "USAGE_ESTIMATOR": ("string", LLM, "How estimated tokens were counted: `o200k_base` or `cl100k_base` (the model's tiktoken vocabulary, offline), or `chars/4` (one token per four characters of text, plus the per-message overhead) while that vocabulary is still loading on a background thread, i.e. the first calls of a process."),
@@ -296,7 +297,8 @@ def _fill(text: str, namespace: Any) -> str:
     return re.sub(r"\{([A-Z_]+)\}", repl, text)
 
 
-_SPECIAL = ("SCOPE_NAME", "CONTENT_TRUNCATED_SUFFIX", "EVENT_ROUTE", "EVENT_HANDOFF", "DEFAULT_TRACE_FILE", "OTHER_LABEL_VALUE")
+_SPECIAL = ("SCOPE_NAME", "CONTENT_TRUNCATED_SUFFIX", "EVENT_ROUTE", "EVENT_HANDOFF", "DEFAULT_TRACE_FILE", "OTHER_LABEL_VALUE",
+            "LINK_RESUMED_FROM")
 _NON_ATTRIBUTE_PREFIXES = ("ABANDONED_", "SPAN_", "OP_", "OUTCOME_", "METRIC_", "LABEL_", "TOKEN_TYPE_", "BUCKETS_", "LOG_", "FIELD_", "ENV_", "KIND_")
 
 
@@ -418,7 +420,7 @@ def _agent_metrics() -> str:
     for name, (kind, labels, help_text) in sc.METRICS.items():
         rows.append([_series(name, kind), kind, ", ".join(_code(lb) for lb in labels) or "—",
                      _buckets(sc.METRIC_BUCKETS.get(name)), help_text])
-    listed = set(sc.METRICS) | set(sc.SERVICE_METRICS)
+    listed = set(sc.METRICS) | set(sc.SERVICE_METRICS) | set(sc.EXAMPLE_METRICS)
     for const, value in _constants("METRIC_"):
         if isinstance(value, str) and value not in listed:
             _undescribed.add(f"semconv.METRICS: {const}")
@@ -467,15 +469,14 @@ def _service_metrics() -> str:
 
 
 def _example_metrics() -> str:
-    from agent_obs_example import metrics as em
-
-    rows = [[_series(n, k), k, ", ".join(_code(lb) for lb in labels) or "—", _buckets(b), doc]
-            for n, (k, labels, doc, b) in em.SPECS.items()]
+    rows = [[_series(n, k), k, ", ".join(_code(lb) for lb in labels) or "—",
+             _buckets(sc.EXAMPLE_METRIC_BUCKETS.get(n)), doc]
+            for n, (k, labels, doc) in sc.EXAMPLE_METRICS.items()]
     return "\n".join([
         "## Metrics: the example optimizer service",
         "",
-        "The business metrics of `agent_obs_example/` (`agent_obs_example/metrics.py`), which its dashboards and "
-        "alert rules use.",
+        "The business metrics of `agent_obs_example/` (fed by `agent_obs_example/metrics.py`, named in "
+        "`agent_obs.semconv.EXAMPLE_METRICS`), which its dashboards and alert rules use.",
         "",
         _table(["series", "type", "labels", "buckets", "meaning"], rows),
     ])

@@ -44,3 +44,14 @@ def test_the_observer_fills_facts_and_names_no_attribute():
     observer = (ROOT / "agent_obs/observer.py").read_text()
     assert "set_attribute" not in observer and "add_event" not in observer
     assert not re.search(r"""["'](gen_ai|langgraph|agent_obs)\.[a-z_.]+["']""", observer)
+
+
+def test_only_the_span_sink_touches_its_state_on_a_run():
+    """Run's span, context and previous_context belong to the span sink (spans.py); the other
+    sinks get the ids from the dispatcher, the observer asks spans.py (runs.py declares them)."""
+    state = re.compile(r"\.(span|context|previous_context)\b(?!\()")
+    touching = {path for path in _writers()
+                if path not in ("agent_obs/spans.py", "agent_obs/runs.py")
+                and state.search((ROOT / path).read_text())}
+    assert touching == set()
+    assert state.search((ROOT / "agent_obs/spans.py").read_text())

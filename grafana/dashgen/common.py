@@ -1,14 +1,13 @@
 """Metric names, selectors and template variables shared by the dashboard modules.
 
-Agent metric names come from ``agent_obs.semconv``, the example's business metric names
-from ``agent_obs_example.metrics`` and the HTTP/DB families from ``agent_obs.semconv`` too, so a rename there changes the dashboards (and the
+Every metric name comes from the one vocabulary, ``agent_obs.semconv`` (the agent's, the
+service's HTTP/DB families and the example's business metrics), so a rename there changes the dashboards (and the
 committed-JSON test fails until they are regenerated) instead of silently breaking a panel.
 """
 
 from __future__ import annotations
 
 from agent_obs import semconv as sc
-from agent_obs_example import metrics as em
 
 
 from .sdk import datasource_var, label_var

@@ -7,7 +7,7 @@ from typing import Any
 from .sdk import dashboard, heatmap, prom, row, thresholds, timeseries
 from .common import (DB_QUERY_DURATION, HTTP_CLIENT_DURATION, HTTP_CLIENT_ERRORS,
                      HTTP_SERVER_DURATION, HTTP_SERVER_REQUESTS, PROCESS_CPU, PROCESS_MEMORY,
-                     RI, SVC, bucket, em, model_var, prometheus_var, quantile, sc, service_var)
+                     RI, SVC, bucket, model_var, prometheus_var, quantile, sc, service_var)
 
 MODEL_SEL = f'{SVC}, {sc.LABEL_REQUEST_MODEL}=~"$model"'
 
@@ -16,11 +16,11 @@ def build() -> dict[str, Any]:
     panels = [
         row("Optimizations"),
         heatmap("Optimization duration distribution",
-                prom(f"sum by (le) (increase({bucket(em.OPTIMIZER_DURATION)}"
+                prom(f"sum by (le) (increase({bucket(sc.METRIC_OPTIMIZER_DURATION)}"
                      f"{{{SVC}, operation=\"full_optimization\"}}[{RI}]))", "{{le}}", fmt="heatmap"),
                 unit="s", description="How full optimization durations are spread, per interval."),
         timeseries("Duration P95 by operation",
-                   [prom(quantile(0.95, em.OPTIMIZER_DURATION, SVC, "operation"), "{{operation}}",
+                   [prom(quantile(0.95, sc.METRIC_OPTIMIZER_DURATION, SVC, "operation"), "{{operation}}",
                          exemplar=True)],
                    unit="s", description="95th percentile per operation (full optimization, analysis, resume)."),
         row("Dependencies"),
@@ -34,17 +34,17 @@ def build() -> dict[str, Any]:
                    unit="s", threshold=thresholds((None, "green"), (2, "orange"), (5, "red")),
                    description="Outbound HTTP call duration per host; the optimizer's outbound calls go to Dremio."),
         timeseries("Dremio API errors",
-                   [prom(f"sum by (endpoint, status_code) (rate({em.DREMIO_API_ERRORS}{{{SVC}}}[{RI}]))",
+                   [prom(f"sum by (endpoint, status_code) (rate({sc.METRIC_DREMIO_API_ERRORS}{{{SVC}}}[{RI}]))",
                          "{{endpoint}} {{status_code}}"),
                     prom(f"sum by (host, error_type) (rate({HTTP_CLIENT_ERRORS}{{{SVC}}}[{RI}]))",
                          "http {{host}} {{error_type}}")],
                    unit="reqps", description="Failed Dremio calls by endpoint and status, and all failed outbound HTTP calls."),
         timeseries("Dremio API error ratio",
-                   [prom(f"sum by (endpoint) (rate({em.DREMIO_API_ERRORS}{{{SVC}}}[{RI}]))"
-                         f" / sum by (endpoint) (rate({em.DREMIO_API_REQUESTS}{{{SVC}}}[{RI}]))", "{{endpoint}}"),
-                    prom(f"(sum(rate({em.DREMIO_API_ERRORS}{{{SVC}}}[{RI}]))"
-                         f" or sum(rate({em.DREMIO_API_REQUESTS}{{{SVC}}}[{RI}])) * 0)"
-                         f" / sum(rate({em.DREMIO_API_REQUESTS}{{{SVC}}}[{RI}]))", "all endpoints")],
+                   [prom(f"sum by (endpoint) (rate({sc.METRIC_DREMIO_API_ERRORS}{{{SVC}}}[{RI}]))"
+                         f" / sum by (endpoint) (rate({sc.METRIC_DREMIO_API_REQUESTS}{{{SVC}}}[{RI}]))", "{{endpoint}}"),
+                    prom(f"(sum(rate({sc.METRIC_DREMIO_API_ERRORS}{{{SVC}}}[{RI}]))"
+                         f" or sum(rate({sc.METRIC_DREMIO_API_REQUESTS}{{{SVC}}}[{RI}])) * 0)"
+                         f" / sum(rate({sc.METRIC_DREMIO_API_REQUESTS}{{{SVC}}}[{RI}]))", "all endpoints")],
                    unit="percentunit", threshold=thresholds((None, "green"), (0.05, "red")),
                    description="Failed Dremio calls over request attempts, by endpoint and overall; "
                                "DremioAPIFailures fires above 5% for 5 minutes."),

@@ -1,7 +1,7 @@
 """The metric names a dashboard or rule may use, read from the modules that define them.
 
-agent_obs.semconv.METRICS, the example's ``agent_obs_example.metrics.SPECS``, service_obs's
-HTTP and database families, prometheus_client's process collector, and Prometheus's own
+agent_obs.semconv (the agent's METRICS, the service's SERVICE_METRICS and the example's
+EXAMPLE_METRICS), prometheus_client's process collector, and Prometheus's own
 ``up``, and what Tempo's metrics generator remote-writes (span metrics, service graph; read
 back from a real Tempo in test_stack_servers.py). Histograms contribute ``_bucket``, ``_sum``
 and ``_count``.
@@ -30,11 +30,8 @@ TEMPO_GENERATED = {
 
 def known_metric_names() -> set[str]:
     from agent_obs import semconv as sc
-    from agent_obs_example import metrics as em
     names = {"up"}
-    for name, (kind, _labels, _help) in {**sc.METRICS, **sc.SERVICE_METRICS}.items():
-        names |= _expand(name, kind)
-    for name, (kind, _labels, _help, _buckets) in em.SPECS.items():
+    for name, (kind, _labels, _help) in {**sc.METRICS, **sc.SERVICE_METRICS, **sc.EXAMPLE_METRICS}.items():
         names |= _expand(name, kind)
     for name, kind in TEMPO_GENERATED.items():
         names |= _expand(name, kind)

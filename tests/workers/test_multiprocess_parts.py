@@ -16,14 +16,12 @@ from agent_obs.otlp_json import OtlpJsonFileExporter
 
 
 def test_every_gauge_has_a_multiprocess_mode_that_keeps_its_meaning():
-    from agent_obs_example import metrics as example
-
     gauges = [name for name, (kind, *_rest) in sc.METRICS.items() if kind == "gauge"]
     assert gauges and set(gauges) == set(sc.METRIC_MULTIPROCESS_MODES)
     assert sc.METRIC_MULTIPROCESS_MODES[sc.METRIC_ACTIVE_RUNS] == "livesum"
-    example_gauges = {name for name, (kind, *_rest) in example.SPECS.items() if kind == "gauge"}
-    assert example_gauges == set(example.GAUGE_MULTIPROCESS_MODES)
-    assert example.GAUGE_MULTIPROCESS_MODES[example.ACTIVE_OPTIMIZATIONS] == "livesum"
+    example_gauges = {name for name, (kind, *_rest) in sc.EXAMPLE_METRICS.items() if kind == "gauge"}
+    assert example_gauges == set(sc.EXAMPLE_METRIC_MULTIPROCESS_MODES)
+    assert sc.EXAMPLE_METRIC_MULTIPROCESS_MODES[sc.METRIC_ACTIVE_OPTIMIZATIONS] == "livesum"
 
 
 def test_gauge_families_are_created_with_their_mode(registry):
