@@ -111,6 +111,9 @@ def test_runbook_and_guide_env_vars_exist():
     # the real-server test's binaries (docs/running-the-stack.md tells how to give them)
     servers_test = (REPO / "tests" / "stack" / "test_stack_servers.py").read_text(encoding="utf-8")
     real |= set(re.findall(r'os\.environ\.get\("(AGENT_OBS_[A-Z0-9_]+)"\)', servers_test))
+    # and Prometheus 3 / the current Alertmanager's (stack_helpers.CURRENT_ENV)
+    helpers = (REPO / "tests" / "stack" / "stack_helpers.py").read_text(encoding="utf-8")
+    real |= set(re.findall(r'"(AGENT_OBS_[A-Z0-9_]+_BIN)"', helpers))
     texts = {p: p.read_text(encoding="utf-8") for p in sorted((REPO / "docs").glob("*.md"))}
     unknown = {(p.name, v) for p, t in texts.items() for v in re.findall(r"AGENT_OBS_[A-Z0-9_]*[A-Z0-9]", t) if v not in real}
     assert not unknown, sorted(unknown)

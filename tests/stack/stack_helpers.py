@@ -7,6 +7,7 @@ conftest.py.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -44,6 +45,45 @@ def require_binary(name: str) -> str:
         import pytest
 
         pytest.fail(f"`{name}` is not installed: {INSTALL_HINT}", pytrace=False)
+    return path
+
+
+# --- the two release lines of Prometheus and Alertmanager -------------------------------------
+FLOOR, CURRENT = "floor", "current"
+LINES = (FLOOR, CURRENT)
+"""``floor``: Debian stable's Prometheus 2.42 and Alertmanager 0.25, on PATH (always there: CI's
+floor). ``current``: Prometheus 3.x and a current Alertmanager given by environment variables
+(``scripts/test.sh`` fetches Debian sid's, see scripts/sid_servers.sh)."""
+_FLOOR_NAMES = {"prometheus": "prometheus", "promtool": "promtool", "alertmanager": "prometheus-alertmanager",
+                "amtool": "amtool"}
+CURRENT_ENV = {"prometheus": "AGENT_OBS_PROMETHEUS3_BIN", "promtool": "AGENT_OBS_PROMTOOL3_BIN",
+               "alertmanager": "AGENT_OBS_ALERTMANAGER_CURRENT_BIN", "amtool": "AGENT_OBS_AMTOOL_CURRENT_BIN"}
+
+
+def find_line_binary(line: str, tool: str) -> tuple[str | None, str]:
+    """(path, "") of ``tool`` (prometheus, promtool, alertmanager, amtool) of a release line, or
+    (None, why not) in one line."""
+    if line == FLOOR:
+        path = shutil.which(_FLOOR_NAMES[tool])
+        return path, "" if path else f"`{_FLOOR_NAMES[tool]}` is not installed: {INSTALL_HINT}"
+    var = CURRENT_ENV[tool]
+    path = os.environ.get(var)
+    if not path or not os.access(path, os.X_OK):
+        return None, (f"no current {tool}: {var} is {'unset' if not path else 'not executable: ' + path} "
+                      "(scripts/test.sh fetches Debian sid's)")
+    return path, ""
+
+
+def line_binary(line: str, tool: str) -> str:
+    """``tool`` of a release line. The floor's must be installed (fails otherwise); the current
+    line's skips, in one line, when not given."""
+    import pytest
+
+    path, why = find_line_binary(line, tool)
+    if path is None:
+        if line == FLOOR:
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
     return path
 
 

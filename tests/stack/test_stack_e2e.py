@@ -1,17 +1,21 @@
-"""The stack proven against real servers: Prometheus and Alertmanager (Debian packages), twice:
-the service in one process, and in two worker processes (`uvicorn --workers 2`, metrics in
-prometheus_client multiprocess mode).
+"""The stack proven against real servers, Prometheus and Alertmanager of both release lines side
+by side: Debian stable's Prometheus 2.42 and Alertmanager 0.25 (the floor, always there) and
+Prometheus 3.x with a current Alertmanager (``AGENT_OBS_PROMETHEUS3_BIN`` and friends, see
+stack_helpers.LINES; scripts/test.sh fetches Debian sid's 3.5 and 0.33). Twice: the service in
+one process, and in two worker processes (`uvicorn --workers 2`, metrics in prometheus_client
+multiprocess mode). Both lines scrape the same service, so one round of traffic serves both.
 
 The stack under test is the one ``agent-obs stack export`` writes (with ``--service-name`` and
 ``--scrape-target`` pointing at the service below), not the repository folders it comes from.
 
 One module-scoped stack: the example optimizer service (``create_app``, served by uvicorn on
 127.0.0.1) with its real observability (``setup_observability``), the example's own Dremio
-stand-in with an outage switch, a real Prometheus scraping the service every second with the
-exported prometheus.yml and a copy of the exported rules whose windows and ``for:`` are
-shortened, and a real Alertmanager with the exported alertmanager.yml whose webhook URLs
-point at a receiver in this test. Test traffic uses urllib, which service_obs does not
-instrument, so it never counts as the service's outbound HTTP.
+stand-in with an outage switch, and for each release line a real Prometheus scraping the
+service every second with the exported prometheus.yml and a copy of the exported rules whose
+windows and ``for:`` are shortened, and a real Alertmanager with the exported alertmanager.yml
+whose webhook URLs point at a receiver in this test; both run with the compose file's flags.
+Test traffic uses urllib, which service_obs does not instrument, so it never counts as the
+service's outbound HTTP.
 
 Fakes: the LLM is the example's scripted chat model, subclassed so it can raise a rate-limit
 error on demand. Nothing stands in for Prometheus or Alertmanager.
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import shutil
 import threading
 import time
 import urllib.parse
@@ -37,9 +42,9 @@ import yaml
 
 from processes import ServerProcess
 from stack_fakes import flaky_model
-from stack_helpers import (alert_rules, dashboard_queries, export_stack_cli, free_port, http_json,
-                           load_dashboards, parse_queries, ready, require_binary, start_process,
-                           substitute, variable_values, wait_for)
+from stack_helpers import (CURRENT, FLOOR, LINES, alert_rules, dashboard_queries, export_stack_cli,
+                           find_line_binary, free_port, http_json, line_binary, load_dashboards,
+                           parse_queries, ready, start_process, substitute, variable_values, wait_for)
 
 SERVICE = "optimizer-agent"  # given to `agent-obs stack export --service-name` (the docs examples use it)
 LLM_OUTAGE = threading.Event()  # the one-process stack's model is down while this is set
@@ -139,31 +144,51 @@ def _alertmanager_config(root: Path, webhook_port: int) -> dict[str, Any]:
 
 # --- the stack ------------------------------------------------------------------------------
 @dataclass
+class Monitor:
+    """One release line's Prometheus and Alertmanager watching the stack's service."""
+    line: str
+    prom_url: str
+    am_url: str
+    webhook: WebhookReceiver
+    prom_data: Path
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        params = {"query": expr} if at is None else {"query": expr, "time": f"{at:.3f}"}
+        status, body = http_json(f"{self.prom_url}/api/v1/query?" + urllib.parse.urlencode(params))
+        assert status == 200 and body["status"] == "success", f"{self.line}: {expr}: {body}"
+        return body["data"]["result"]
+
+    def last_scrape(self) -> float:
+        """When the service was last scraped. ``timestamp()`` of a plain selector is the sample's
+        time; of any other expression (``up == 1``) it is the evaluation's, i.e. now."""
+        result = self.query(f'max(timestamp(up{{service="{SERVICE}"}}))')
+        return float(result[0]["value"][1]) if result else 0.0
+
+
+@dataclass
 class Stack:
     root: Path  # the folder `agent-obs stack export` wrote
     app_url: str
-    prom_url: str
-    am_url: str
+    monitors: dict[str, Monitor]  # by release line; the current line's is missing when not given
+    missing: dict[str, str]  # release line -> why it does not run
     dremio: Any
-    webhook: WebhookReceiver
     obs: Any  # the observability handle of the one-process stack; None when workers serve
     trace_file: Path
     llm_down: Callable[[bool], None]
     workers: int = 1
     log: dict[str, Any] = field(default_factory=dict)
 
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        status, body = http_json(f"{self.prom_url}/api/v1/query?" + urllib.parse.urlencode({"query": expr}))
-        assert status == 200 and body["status"] == "success", f"{expr}: {body}"
-        return body["data"]["result"]
-
-    def last_scrape(self) -> float:
-        result = self.query(f'max(timestamp(up{{service="{SERVICE}"}} == 1))')
-        return float(result[0]["value"][1]) if result else 0.0
+    def on(self, line: str) -> Monitor:
+        """The release line's monitor; the test skips (one line) when that line is not given."""
+        if line not in self.monitors:
+            pytest.skip(self.missing[line])
+        return self.monitors[line]
 
     def wait_scrapes_after(self, moment: float, scrapes: int = 1) -> None:
-        wait_for(lambda: self.last_scrape() >= moment + scrapes - 0.5, timeout=30, interval=0.2,
-                 what=f"{scrapes} Prometheus scrape(s) after the traffic")
+        for mon in self.monitors.values():
+            wait_for(lambda: mon.last_scrape() >= moment + scrapes - 0.5, timeout=30, interval=0.2,
+                     what=f"{scrapes} {mon.line} Prometheus scrape(s) after the traffic")
 
 
 def _serve_in_process(es: ExitStack, tmp: Path, dremio: Any) -> tuple[int, Any]:
@@ -231,10 +256,66 @@ def _serve_in_workers(es: ExitStack, tmp: Path, dremio: Any) -> int:
     return app_port
 
 
+def _compose_command(root: Path, service: str, paths: dict[str, Path]) -> list[str]:
+    """The compose file's flags for a server, with its container paths mapped to this machine."""
+    compose = yaml.safe_load((root / "docker-compose.observability.yml").read_text())
+    flags = []
+    for flag in compose["services"][service]["command"]:
+        name, _, value = flag.partition("=")
+        flags.append(f"{name}={paths[name]}" if name in paths else flag)
+    assert not set(paths) - {f.partition("=")[0] for f in flags}, (service, flags)
+    return flags
+
+
+def _monitor(es: ExitStack, tmp: Path, root: Path, line: str, app_port: int) -> Monitor:
+    """A release line's Alertmanager and Prometheus with the exported files (run with the
+    compose file's flags), the Alertmanager posting to its own webhook receiver."""
+    home = tmp / line
+    home.mkdir()
+    webhook = WebhookReceiver().start()
+    es.callback(webhook.stop)
+    am_port, prom_port = free_port(), free_port()
+    (home / "alertmanager.yml").write_text(yaml.safe_dump(_alertmanager_config(root, webhook.port)))
+    am_log = home / "alertmanager.log"
+    am = start_process(es, [
+        line_binary(line, "alertmanager"),
+        *_compose_command(root, "alertmanager", {"--config.file": home / "alertmanager.yml",
+                                                 "--storage.path": home / "am-data"}),
+        f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=", "--log.level=warn",
+    ], am_log)
+
+    (home / "rules").mkdir()
+    for path in (root / "prometheus" / "rules").glob("*.yml"):
+        (home / "rules" / path.name).write_text(_test_rules(path.read_text()))
+    (home / "prometheus.yml").write_text(yaml.safe_dump(_prometheus_config(root, app_port, prom_port, am_port)))
+    prom_log = home / "prometheus.log"
+    prom = start_process(es, [
+        line_binary(line, "prometheus"),
+        *_compose_command(root, "prometheus", {"--config.file": home / "prometheus.yml",
+                                               "--storage.tsdb.path": home / "prom-data"}),
+        f"--web.listen-address=127.0.0.1:{prom_port}", "--rules.alert.resend-delay=1s", "--log.level=warn",
+        "--web.enable-admin-api",  # for the snapshot test_prometheus3_... compares on
+    ], prom_log)
+    mon = Monitor(line=line, prom_url=f"http://127.0.0.1:{prom_port}", am_url=f"http://127.0.0.1:{am_port}",
+                  webhook=webhook, prom_data=home / "prom-data")
+    wait_for(lambda: ready(f"{mon.am_url}/-/ready", am, am_log), timeout=30, interval=0.1,
+             what=f"{line} alertmanager ready")
+    wait_for(lambda: ready(f"{mon.prom_url}/-/ready", prom, prom_log), timeout=30, interval=0.1,
+             what=f"{line} prometheus ready")
+    mon.versions["prometheus"] = http_json(f"{mon.prom_url}/api/v1/status/buildinfo")[1]["data"]["version"]
+    mon.versions["alertmanager"] = http_json(f"{mon.am_url}/api/v2/status")[1]["versionInfo"]["version"]
+    return mon
+
+
 @pytest.fixture(scope="module", params=[1, WORKERS], ids=["one-process", "two-workers"])
 def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
-    prometheus = require_binary("prometheus")
-    alertmanager = require_binary("prometheus-alertmanager")
+    lines, missing = [], {}
+    for line in LINES:
+        found = {tool: find_line_binary(line, tool) for tool in ("prometheus", "alertmanager")}
+        why = next((why for path, why in found.values() if path is None), "")
+        if why and line == FLOOR:
+            pytest.fail(why, pytrace=False)
+        (missing.__setitem__(line, why) if why else lines.append(line))
     workers = request.param
     tmp = tmp_path_factory.mktemp("stack")
     with ExitStack() as es:
@@ -252,36 +333,13 @@ def stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
             def llm_down(down: bool) -> None:
                 flag.touch() if down else flag.unlink(missing_ok=True)
 
-        webhook = WebhookReceiver().start()
-        es.callback(webhook.stop)
-        am_port = free_port()
         root = tmp / "exported"
         done = export_stack_cli(root, "--service-name", SERVICE, "--scrape-target", f"127.0.0.1:{app_port}")
         assert done.returncode == 0, done.stderr
-        (tmp / "alertmanager.yml").write_text(yaml.safe_dump(_alertmanager_config(root, webhook.port)))
-        am_log = tmp / "alertmanager.log"
-        am = start_process(es, [
-            alertmanager, f"--config.file={tmp / 'alertmanager.yml'}", f"--storage.path={tmp / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{am_port}", "--cluster.listen-address=", "--log.level=warn",
-        ], am_log)
-
-        prom_port = free_port()
-        (tmp / "rules").mkdir()
-        for path in (root / "prometheus" / "rules").glob("*.yml"):
-            (tmp / "rules" / path.name).write_text(_test_rules(path.read_text()))
-        (tmp / "prometheus.yml").write_text(yaml.safe_dump(_prometheus_config(root, app_port, prom_port, am_port)))
-        prom_log = tmp / "prometheus.log"
-        prom = start_process(es, [
-            prometheus, f"--config.file={tmp / 'prometheus.yml'}", f"--storage.tsdb.path={tmp / 'prom-data'}",
-            f"--web.listen-address=127.0.0.1:{prom_port}", "--enable-feature=exemplar-storage",
-            "--rules.alert.resend-delay=1s", "--log.level=warn",
-        ], prom_log)
-        am_url, prom_url = f"http://127.0.0.1:{am_port}", f"http://127.0.0.1:{prom_port}"
-        wait_for(lambda: ready(f"{am_url}/-/ready", am, am_log), timeout=30, interval=0.1, what="alertmanager ready")
-        wait_for(lambda: ready(f"{prom_url}/-/ready", prom, prom_log), timeout=30, interval=0.1, what="prometheus ready")
-        yield Stack(root=root, app_url=f"http://127.0.0.1:{app_port}", prom_url=prom_url, am_url=am_url, dremio=dremio,
-                    webhook=webhook, obs=obs, trace_file=tmp / "traces.jsonl", llm_down=llm_down,
-                    workers=workers)
+        monitors = {line: _monitor(es, tmp, root, line, app_port) for line in lines}
+        print(f"\nstack servers: { {line: m.versions for line, m in monitors.items()} }")
+        yield Stack(root=root, app_url=f"http://127.0.0.1:{app_port}", monitors=monitors, missing=missing,
+                    dremio=dremio, obs=obs, trace_file=tmp / "traces.jsonl", llm_down=llm_down, workers=workers)
 
 
 # --- traffic ------------------------------------------------------------------------------
@@ -340,6 +398,8 @@ def traffic(stack: Stack) -> dict[str, int]:
     stack.wait_scrapes_after(time.time())
     first = _wave(stack, 0)
     stack.wait_scrapes_after(time.time())
+    # a scrape between the waves: every series of the first wave exists by then
+    stack.log["between_waves"] = stack.monitors[FLOOR].last_scrape()
     second = _wave(stack, 1)
     stack.wait_scrapes_after(time.time(), scrapes=2)
     assert first["interrupts"] and first["measurements"] and first["llm_failures"]
@@ -351,12 +411,14 @@ def _finite(result: list[dict[str, Any]]) -> bool:
     return any(math.isfinite(float(r["value"][1])) for r in result)
 
 
-def test_every_dashboard_promql_query_returns_data(stack: Stack, traffic: dict[str, int]):
+@pytest.mark.parametrize("line", LINES)
+def test_every_dashboard_promql_query_returns_data(stack: Stack, line: str, traffic: dict[str, int]):
+    mon = stack.on(line)
     queries = [(d, title, q) for d, title, lang, q in dashboard_queries(stack.root) if lang == "promql"]
     assert len(queries) > 60
     empty, nan_only = [], []
     for dash, title, expr in queries:
-        result = stack.query(expr)
+        result = mon.query(expr)
         if not result:
             empty.append(f"{dash}: {title}: {expr}")
         elif not _finite(result):
@@ -365,7 +427,9 @@ def test_every_dashboard_promql_query_returns_data(stack: Stack, traffic: dict[s
     assert not nan_only, "queries returning only NaN:\n" + "\n".join(nan_only)
 
 
-def test_every_template_variable_has_values(stack: Stack, traffic: dict[str, int]):
+@pytest.mark.parametrize("line", LINES)
+def test_every_template_variable_has_values(stack: Stack, line: str, traffic: dict[str, int]):
+    mon = stack.on(line)
     for name, dash in load_dashboards(stack.root).items():
         values = variable_values(dash)
         for var in dash["templating"]["list"]:
@@ -373,20 +437,22 @@ def test_every_template_variable_has_values(stack: Stack, traffic: dict[str, int
                 continue
             match = re.fullmatch(r"label_values\((.+), (\w+)\)", var["definition"])
             selector, label = substitute(match.group(1), values), match.group(2)
-            status, body = http_json(f"{stack.prom_url}/api/v1/label/{label}/values?"
+            status, body = http_json(f"{mon.prom_url}/api/v1/label/{label}/values?"
                                      + urllib.parse.urlencode({"match[]": selector}))
             assert status == 200 and body["data"], f"{name}: ${var['name']} has no values ({selector})"
-    runs = stack.query(f'count(agent_obs_runs_total{{service="{SERVICE}"}})')
+    runs = mon.query(f'count(agent_obs_runs_total{{service="{SERVICE}"}})')
     assert runs and float(runs[0]["value"][1]) >= 3  # ok, error, interrupted
 
 
-def test_every_alert_expression_returns_data(stack: Stack, traffic: dict[str, int]):
+@pytest.mark.parametrize("line", LINES)
+def test_every_alert_expression_returns_data(stack: Stack, line: str, traffic: dict[str, int]):
     """Each rule's expression with `bool` comparisons, so the values behind the threshold show."""
+    mon = stack.on(line)
     rules = alert_rules(stack.root)
     parsed = parse_queries([("promql", r["expr"]) for r in rules])
     empty = []
     for rule, res in zip(rules, parsed):
-        result = stack.query(res["boolified"])
+        result = mon.query(res["boolified"])
         if not result:
             empty.append(f"{rule['alert']}: {res['boolified']}")
         else:
@@ -394,16 +460,20 @@ def test_every_alert_expression_returns_data(stack: Stack, traffic: dict[str, in
     assert not empty, "alert expressions returning nothing:\n" + "\n".join(empty)
 
 
-def test_rules_load_and_evaluate_without_errors(stack: Stack, traffic: dict[str, int]):
-    status, body = http_json(f"{stack.prom_url}/api/v1/rules")
+@pytest.mark.parametrize("line", LINES)
+def test_rules_load_and_evaluate_without_errors(stack: Stack, line: str, traffic: dict[str, int]):
+    mon = stack.on(line)
+    status, body = http_json(f"{mon.prom_url}/api/v1/rules")
     rules = [r for g in body["data"]["groups"] for r in g["rules"]]
     assert {r["name"] for r in rules} == {r["alert"] for r in alert_rules(stack.root)}
     unhealthy = [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"]
     assert not unhealthy
 
 
-def test_every_metric_name_is_in_the_real_scrape(stack: Stack, traffic: dict[str, int]):
-    status, body = http_json(f"{stack.prom_url}/api/v1/targets/metadata?"
+@pytest.mark.parametrize("line", LINES)
+def test_every_metric_name_is_in_the_real_scrape(stack: Stack, line: str, traffic: dict[str, int]):
+    mon = stack.on(line)
+    status, body = http_json(f"{mon.prom_url}/api/v1/targets/metadata?"
                              + urllib.parse.urlencode({"match_target": f'{{service="{SERVICE}"}}'}))
     families = {m["metric"] for m in body["data"]}
     queries = ([q for _, _, lang, q in dashboard_queries(stack.root) if lang == "promql"]
@@ -426,15 +496,17 @@ def _trace_ids_in_file(path: Path) -> set[str]:
     return ids
 
 
-def test_exemplars_point_at_traces_in_the_trace_file(stack: Stack, traffic: dict[str, int]):
+@pytest.mark.parametrize("line", LINES)
+def test_exemplars_point_at_traces_in_the_trace_file(stack: Stack, line: str, traffic: dict[str, int]):
     """One process: every exemplar's trace is in the trace file. Several workers: no exemplars
     at all (prometheus_client's multiprocess mode keeps none; the guide says so)."""
+    mon = stack.on(line)
     from agent_obs import semconv as sc
 
     now = time.time()
     exemplar_ids: dict[str, set[str]] = {}
     for metric in (sc.METRIC_OPERATION_DURATION, sc.METRIC_AGENT_DURATION, sc.METRIC_NODE_DURATION):
-        status, body = http_json(f"{stack.prom_url}/api/v1/query_exemplars?" + urllib.parse.urlencode(
+        status, body = http_json(f"{mon.prom_url}/api/v1/query_exemplars?" + urllib.parse.urlencode(
             {"query": f"{metric}_bucket", "start": now - 600, "end": now + 60}))
         assert status == 200, body
         exemplar_ids[metric] = {e["labels"]["trace_id"] for s in body["data"] for e in s["exemplars"]}
@@ -452,16 +524,18 @@ def test_exemplars_point_at_traces_in_the_trace_file(stack: Stack, traffic: dict
         assert ids <= in_file, f"{metric}: exemplar trace ids not in the trace file: {ids - in_file}"
 
 
-def test_alertmanager_inhibits_a_services_warnings_while_it_has_a_critical(stack: Stack):
+@pytest.mark.parametrize("line", LINES)
+def test_alertmanager_inhibits_a_services_warnings_while_it_has_a_critical(stack: Stack, line: str):
+    mon = stack.on(line)
     labels = {"service": "inhibit-check", "job": "stack-test"}
     alerts = [{"labels": {"alertname": "SyntheticCritical", "severity": "critical", **labels}},
               {"labels": {"alertname": "SyntheticWarning", "severity": "warning", **labels}},
               {"labels": {"alertname": "SyntheticWarning", "severity": "warning", "service": "other"}}]
-    status, _ = http_json(f"{stack.am_url}/api/v2/alerts", alerts)
+    status, _ = http_json(f"{mon.am_url}/api/v2/alerts", alerts)
     assert status == 200
 
     def states() -> dict[tuple[str, str], list[str]] | None:
-        _, body = http_json(f"{stack.am_url}/api/v2/alerts?" + urllib.parse.urlencode(
+        _, body = http_json(f"{mon.am_url}/api/v2/alerts?" + urllib.parse.urlencode(
             {"filter": 'alertname=~"Synthetic.*"'}))
         found = {(a["labels"]["alertname"], a["labels"]["service"]): a["status"]["inhibitedBy"] for a in body}
         return found if len(found) == 3 and found[("SyntheticWarning", "inhibit-check")] else None
@@ -471,32 +545,127 @@ def test_alertmanager_inhibits_a_services_warnings_while_it_has_a_critical(stack
     assert found[("SyntheticWarning", "other")] == []
 
 
+def _series(result: list[dict[str, Any]]) -> dict[frozenset, float]:
+    return {frozenset(r["metric"].items()): float(r["value"][1]) for r in result}
+
+
+def _same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _sample_times_ms(mon: Monitor, selector: str) -> set[int]:
+    result = mon.query(f"{selector}[15m]")
+    return {round(float(t) * 1000) for r in result for t, _ in r["values"]}
+
+
+def _off_edge_time(last_ms: int, scrape_ms: int, samples_ms: set[int]) -> tuple[float, int]:
+    """(time, window in ms): a time just before ``last_ms`` and a whole-second window starting
+    less than a scrape interval before the scrape at ``scrape_ms``, such that neither the
+    window's nor the 5m lookback's left edge falls on a sample: there, 3.0's left-open ranges
+    and 2.x's closed ones select alike."""
+    for back in range(500, 1000, 7):
+        at = last_ms - back
+        if not 100 < (at - scrape_ms) % 1000 < 900:
+            continue
+        window = (at - scrape_ms) // 1000 * 1000 + 1000
+        if at - window not in samples_ms and at - 300_000 not in samples_ms:
+            return at / 1000, window
+    raise AssertionError("no evaluation time off every window edge")
+
+
+def test_prometheus3_computes_what_2_42_computes_from_the_same_samples(stack: Stack, traffic: dict[str, int],
+                                                                        tmp_path: Path):
+    """Every dashboard query and alert expression on the same samples: a snapshot of the 2.42
+    TSDB read by Prometheus 3, both evaluated at one instant. (Live, each line scraping the
+    service itself, they return the same series.)
+
+    Comparable means: (1) an instant off the ranges' left edges, where 3.0's left-open ranges
+    select what 2.x's closed ones select (on an edge they differ by the edge sample: checked
+    last, so this comparison can fail); (2) ranges that start less than a scrape interval before
+    a sample of every series they hold, i.e. from just before the scrape between the two waves
+    of traffic. Where a counter series begins later inside a range with a value above zero, 3.x
+    extrapolates its start by at most half a scrape interval and 2.42 up to the extrapolated
+    zero point (Prometheus's fix of that limit, prometheus/prometheus#13725, came after 2.42), so
+    `rate`/`increase` over the range holding a series' first sample differ a little between the
+    lines (docs/running-the-stack.md, "Prometheus 2.x and 3.x").
+    """
+    floor, current = stack.on(FLOOR), stack.on(CURRENT)
+    rules = alert_rules(stack.root)
+    queries = ([(f"{d}: {t}", q) for d, t, lang, q in dashboard_queries(stack.root) if lang == "promql"]
+               + [(f"rule {r['alert']}", res["boolified"])
+                  for r, res in zip(rules, parse_queries([("promql", r["expr"]) for r in rules]))])
+    shapes = [where for where, q in queries if set(_series(floor.query(q))) != set(_series(current.query(q)))]
+    assert not shapes, "different series on the two lines:\n" + "\n".join(shapes)
+
+    up = f'up{{service="{SERVICE}"}}'
+    # ranges from just before the scrape between the waves to a few seconds after the second
+    wait_for(lambda: floor.last_scrape() > stack.log["between_waves"] + 6, timeout=30, interval=0.2,
+             what="six seconds of scrapes since the second wave began")
+    service_ms = _sample_times_ms(floor, up)
+    at, window = _off_edge_time(max(service_ms), round(stack.log["between_waves"] * 1000),
+                                service_ms | _sample_times_ms(floor, '{__name__=~"up|ALERTS.*"}'))
+    over_wave = [(where, re.sub(r"\[\d+[smhd]\]", f"[{window // 1000}s]", q)) for where, q in queries]
+
+    status, body = http_json(f"{floor.prom_url}/api/v1/admin/tsdb/snapshot", {}, method="POST")
+    assert status == 200, body
+    shutil.copytree(floor.prom_data / "snapshots" / body["data"]["name"], tmp_path / "data")
+    (tmp_path / "prometheus.yml").write_text("scrape_configs: []\n")
+    port = free_port()
+    with ExitStack() as es:
+        log = tmp_path / "prometheus.log"
+        proc = start_process(es, [line_binary(CURRENT, "prometheus"), f"--config.file={tmp_path / 'prometheus.yml'}",
+                                  f"--storage.tsdb.path={tmp_path / 'data'}", f"--web.listen-address=127.0.0.1:{port}",
+                                  "--log.level=warn"], log)
+        wait_for(lambda: ready(f"http://127.0.0.1:{port}/-/ready", proc, log), timeout=30, interval=0.1,
+                 what="prometheus 3 on the snapshot")
+        replay = Monitor(line=CURRENT, prom_url=f"http://127.0.0.1:{port}", am_url="", webhook=current.webhook,
+                         prom_data=tmp_path / "data")
+        differences, moving = [], 0
+        for where, q in over_wave:
+            two, three = _series(floor.query(q, at)), _series(replay.query(q, at))
+            moving += any(math.isfinite(v) and v != 0 for v in two.values())
+            if set(two) != set(three) or not all(_same(two[k], three[k]) for k in two):
+                differences.append(f"{where}: {q}\n  2.42: {sorted(two.items())}\n  3.x:  {sorted(three.items())}")
+        assert not differences, "\n".join(differences)
+        assert moving >= len(queries) // 2, f"only {moving} of {len(queries)} queries saw the traffic move"
+
+        # on a left edge: 2.x counts the sample there, 3.x does not
+        edge = max(t for t in service_ms if t + 3000 <= at * 1000)
+        count = f"count_over_time({up}[3s])"
+        on_two, on_three = floor.query(count, (edge + 3000) / 1000), replay.query(count, (edge + 3000) / 1000)
+        assert float(on_two[0]["value"][1]) == float(on_three[0]["value"][1]) + 1, (on_two, on_three)
+
+
 def test_dremio_outage_fires_an_alert_and_its_resolution_arrives(stack: Stack, traffic: dict[str, int]):
-    """Runs last: it changes the service's error counters."""
+    """On every release line's Prometheus and Alertmanager at once (one outage). Runs last: it
+    changes the service's error counters."""
     from agent_obs_example.samples import sample_job_ids
 
     job = sample_job_ids()[0]
     stack.dremio.outage.set()
     try:
-        def fired() -> list:
+        def fired() -> dict[str, list] | None:
             status, _ = http_json(f"{stack.app_url}/optimizations", {"job_id": job})
             assert status == 502
-            return stack.webhook.find("DremioAPIFailures", "firing")
+            found = {line: mon.webhook.find("DremioAPIFailures", "firing") for line, mon in stack.monitors.items()}
+            return found if all(found.values()) else None
 
-        notifications = wait_for(fired, timeout=60, interval=0.2, what="DremioAPIFailures firing notification")
+        notifications = wait_for(fired, timeout=60, interval=0.2, what="DremioAPIFailures firing notifications")
     finally:
         stack.dremio.outage.clear()
-    path, note = notifications[0]
-    assert path == "/alerts/warning" and note["receiver"] == "webhook-warning"
-    alert = next(a for a in note["alerts"] if a["labels"]["alertname"] == "DremioAPIFailures")
-    assert alert["labels"]["service"] == SERVICE and alert["labels"]["severity"] == "warning"
-    assert alert["annotations"]["runbook_url"] == "docs/runbooks.md#dremioapifailures"
-    assert "Dremio" in alert["annotations"]["summary"]
+    for line, ((path, note), *_) in notifications.items():
+        assert path == "/alerts/warning" and note["receiver"] == "webhook-warning", line
+        alert = next(a for a in note["alerts"] if a["labels"]["alertname"] == "DremioAPIFailures")
+        assert alert["labels"]["service"] == SERVICE and alert["labels"]["severity"] == "warning", line
+        assert alert["annotations"]["runbook_url"] == "docs/runbooks.md#dremioapifailures", line
+        assert "Dremio" in alert["annotations"]["summary"], line
 
-    def resolved() -> list:
+    def resolved() -> dict[str, list] | None:
         status, _ = http_json(f"{stack.app_url}/optimizations", {"job_id": job})
         assert status == 201
-        return stack.webhook.find("DremioAPIFailures", "resolved")
+        found = {line: mon.webhook.find("DremioAPIFailures", "resolved") for line, mon in stack.monitors.items()}
+        return found if all(found.values()) else None
 
-    (path, note), *_ = wait_for(resolved, timeout=60, interval=0.5, what="DremioAPIFailures resolved notification")
-    assert note["receiver"] == "webhook-warning"
+    done = wait_for(resolved, timeout=60, interval=0.5, what="DremioAPIFailures resolved notifications")
+    for line, ((path, note), *_) in done.items():
+        assert note["receiver"] == "webhook-warning", line

@@ -3,8 +3,9 @@
 Tempo and Loki are in no package registry here: they are built from their release tags (see
 docs/running-the-stack.md, "Prove the configs on real servers") and given by
 ``AGENT_OBS_TEMPO_BIN`` / ``AGENT_OBS_LOKI_BIN``; without them this module skips. Prometheus is
-Debian's (2.x, the floor) and, when ``AGENT_OBS_PROMETHEUS3_BIN`` is given, a 3.x beside it;
-the Collector runs when ``AGENT_OBS_OTELCOL_BIN`` is given.
+Debian's (2.x, the floor) and, when ``AGENT_OBS_PROMETHEUS3_BIN`` is given (scripts/test.sh
+gives Debian sid's 3.5), a 3.x beside it, both receiving Tempo's remote write; the Collector
+runs when ``AGENT_OBS_OTELCOL_BIN`` is given.
 
 Every server starts on 127.0.0.1 with the project's file, mapped only where a container differs:
 data paths, compose host names and ports (and, for the test's pace, Prometheus's scrape
@@ -31,11 +32,11 @@ from typing import Any
 import pytest
 import yaml
 
-from stack_helpers import REPO, RULES_DIR, free_port, http_json, ready, start_process, wait_for
+from stack_helpers import (CURRENT, REPO, RULES_DIR, find_line_binary, free_port, http_json, ready,
+                           start_process, wait_for)
 
 TEMPO_BIN = os.environ.get("AGENT_OBS_TEMPO_BIN")
 LOKI_BIN = os.environ.get("AGENT_OBS_LOKI_BIN")
-PROMETHEUS3_BIN = os.environ.get("AGENT_OBS_PROMETHEUS3_BIN")
 OTELCOL_BIN = os.environ.get("AGENT_OBS_OTELCOL_BIN")
 SERVICE = "optimizer-agent"
 RUNS = 12
@@ -244,8 +245,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory):
     with ExitStack() as es:
         app_port = free_port()
         proms = {"prometheus2": _prometheus(es, tmp, "prometheus2", prometheus2, f"127.0.0.1:{app_port}")}
-        if PROMETHEUS3_BIN:
-            proms["prometheus3"] = _prometheus(es, tmp, "prometheus3", PROMETHEUS3_BIN, f"127.0.0.1:{app_port}")
+        prometheus3, _ = find_line_binary(CURRENT, "prometheus")
+        if prometheus3:
+            proms["prometheus3"] = _prometheus(es, tmp, "prometheus3", prometheus3, f"127.0.0.1:{app_port}")
 
         ports = {k: free_port() for k in ("http", "grpc", "otlp_grpc", "otlp_http", "memberlist")}
         (tmp / "tempo.yaml").write_text(yaml.safe_dump(tempo_config(
@@ -288,6 +290,9 @@ def test_the_pinned_major_versions_run_the_projects_configs(servers: Servers):
         pinned = compose[image]["image"].rsplit(":", 1)[1]
         assert servers.versions[name].lstrip("v").split(".")[:2] == pinned.lstrip("v").split(".")[:2], \
             (name, servers.versions[name], pinned)
+    if "prometheus3" in servers.versions:  # Prometheus: the pinned major (a 3.x, not the pinned minor)
+        pinned = compose["prometheus"]["image"].rsplit(":", 1)[1]
+        assert servers.versions["prometheus3"].split(".")[0] == pinned.lstrip("v").split(".")[0], pinned
 
 
 def test_the_compose_health_checks_work_on_the_real_binaries(servers: Servers):
@@ -344,17 +349,21 @@ def test_traceql_finds_runs_by_node_operation_and_error_status(servers: Servers)
 
 def test_traceql_metrics_are_served(servers: Servers):
     """What the old config's local-blocks processor served; Tempo 3's live store serves it."""
-    def series() -> list:
+    expected = {"chat", "execute_tool", "invoke_agent"}
+
+    def labels() -> set[str] | None:
+        """The operations with spans so far; None until all three show (the live store fills
+        as spans arrive, so an early answer may hold only spans without the attribute)."""
         now = int(time.time())
         status, body = http_json(f"{servers.tempo}/api/metrics/query_range?" + urllib.parse.urlencode({
             "q": f'{{ resource.service.name = "{SERVICE}" }} | rate() by (span.gen_ai.operation.name)',
             "start": now - 600, "end": now, "step": "15s"}))
         assert status == 200, body
-        return [s for s in body.get("series", []) if any(float(v.get("value", 0)) > 0 for v in s.get("samples", []))]
+        found = {lab["value"].get("stringValue") for s in body.get("series", []) for lab in s["labels"]
+                 if any(float(v.get("value", 0)) > 0 for v in s.get("samples", []))}
+        return found if expected <= found else None
 
-    found = wait_for(series, timeout=60, interval=1, what="TraceQL metrics series")
-    labels = {lab["value"].get("stringValue") for s in found for lab in s["labels"]}
-    assert {"chat", "execute_tool", "invoke_agent"} <= labels
+    wait_for(labels, timeout=60, interval=1, what=f"TraceQL metrics series for {sorted(expected)}")
 
 
 def test_a_runs_logs_are_found_by_trace_id_on_structured_metadata(servers: Servers):
@@ -374,8 +383,7 @@ def test_a_runs_logs_are_found_by_trace_id_on_structured_metadata(servers: Serve
 
 @pytest.mark.parametrize("prom", ["prometheus2", "prometheus3"])
 def test_tempo_span_metrics_and_service_graph_reach_prometheus(servers: Servers, prom: str):
-    if prom not in servers.prometheus:
-        pytest.skip("no Prometheus 3 given (AGENT_OBS_PROMETHEUS3_BIN)")
+    _require(servers, prom)
     nodes = wait_for(lambda: {r["metric"].get("langgraph_node") for r in servers.promql(
         prom, f'sum by (langgraph_node) (traces_spanmetrics_calls_total{{service="{SERVICE}"}})')} - {None},
         timeout=90, interval=1, what="span metrics by langgraph_node")
@@ -401,13 +409,20 @@ def _exemplar_trace_ids(servers: Servers, prom: str, metric: str, label: str) ->
     return {e["labels"][label] for s in body["data"] for e in s["exemplars"] if label in e["labels"]}
 
 
-def test_metric_exemplars_resolve_to_traces_in_tempo(servers: Servers):
+def _require(servers: Servers, prom: str) -> None:
+    if prom not in servers.prometheus:
+        pytest.skip(find_line_binary(CURRENT, "prometheus")[1])
+
+
+@pytest.mark.parametrize("prom", ["prometheus2", "prometheus3"])
+def test_metric_exemplars_resolve_to_traces_in_tempo(servers: Servers, prom: str):
     """Both kinds: Tempo's span metrics (remote-written) and the service's own (scraped)."""
+    _require(servers, prom)
     ds = {d["uid"]: d for d in yaml.safe_load(
         (REPO / "grafana" / "provisioning" / "datasources" / "datasources.yaml").read_text())["datasources"]}
     (dest,) = ds["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
     for metric in ("traces_spanmetrics_latency_bucket", "gen_ai_client_operation_duration_seconds_bucket"):
-        ids = wait_for(lambda: _exemplar_trace_ids(servers, "prometheus2", metric, dest["name"]),
+        ids = wait_for(lambda: _exemplar_trace_ids(servers, prom, metric, dest["name"]),
                        timeout=90, interval=1, what=f"exemplars on {metric}")
         for trace_id in sorted(ids)[:5]:
             assert servers.has_trace(trace_id), (metric, trace_id)
@@ -435,7 +450,9 @@ def _span_tags(span: dict[str, Any]) -> dict[str, str]:
     return tags
 
 
-def test_the_grafana_datasource_links_run_against_the_real_apis(servers: Servers):
+@pytest.mark.parametrize("prom", ["prometheus2", "prometheus3"])
+def test_the_grafana_datasource_links_run_against_the_real_apis(servers: Servers, prom: str):
+    _require(servers, prom)
     ds = {d["uid"]: d for d in yaml.safe_load(
         (REPO / "grafana" / "provisioning" / "datasources" / "datasources.yaml").read_text())["datasources"]}
     tempo = ds["tempo"]["jsonData"]
@@ -459,7 +476,7 @@ def test_the_grafana_datasource_links_run_against_the_real_apis(servers: Servers
         for item in to_metrics["queries"]:
             expr = _interpolate(item["query"], to_metrics, tags, trace_id, ",")
             def finite() -> list | None:
-                result = servers.promql("prometheus2", expr)
+                result = servers.promql(prom, expr)
                 return result if any(math.isfinite(float(r["value"][1])) for r in result) else None
 
             wait_for(finite, timeout=60, interval=1, what=f"{item['name']} for {span['name']}: {expr}")
