@@ -34,34 +34,36 @@ fresh() {
   [ -e "$CACHE/current/.fetched" ] && [ -z "$(find "$CACHE/current/.fetched" -mtime +"$MAX_AGE_DAYS")" ]
 }
 
+# Called as a condition, where `set -e` does not apply: every step says `|| return 1`, so a
+# failed download never replaces a good cache.
 fetch() {
-  local apt="$CACHE/apt" debs
-  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$CACHE/debs"
-  echo "deb http://deb.debian.org/debian sid main" > "$apt/sources.list"
+  local apt="$CACHE/apt" debs tag target deb
+  mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$CACHE/debs" || return 1
+  echo "deb http://deb.debian.org/debian sid main" > "$apt/sources.list" || return 1
   local opts=(-q -o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=/dev/null
               -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache" -o Acquire::Languages=none
               -o "APT::Sandbox::User=$(id -un)")
-  apt-get "${opts[@]}" update >/dev/null
+  apt-get "${opts[@]}" update >/dev/null || return 1
   rm -f "$CACHE"/debs/*.deb
-  (cd "$CACHE/debs" && apt-get "${opts[@]}" download "${PACKAGES[@]}" >/dev/null)
+  (cd "$CACHE/debs" && apt-get "${opts[@]}" download "${PACKAGES[@]}" >/dev/null) || return 1
+  shopt -s nullglob
   debs=("$CACHE"/debs/*.deb)
-  [ "${#debs[@]}" -eq "${#PACKAGES[@]}" ]
+  [ "${#debs[@]}" -eq "${#PACKAGES[@]}" ] || return 1
   # One folder per set of package versions; `current` is switched atomically, so a test run
   # that already resolved the old paths keeps working.
-  local tag target
-  tag="$(basename -a "${debs[@]}" | sed 's/_amd64.deb$//; s/[^A-Za-z0-9.+-]/-/g' | paste -sd_)"
+  tag="$(basename -a "${debs[@]}" | sed 's/_amd64.deb$//; s/[^A-Za-z0-9.+-]/-/g' | paste -sd_)" || return 1
   target="$CACHE/x-$tag"
   if [ ! -x "$target/usr/bin/prometheus" ]; then
     rm -rf "$target.tmp"
-    mkdir -p "$target.tmp"
-    for deb in "${debs[@]}"; do dpkg-deb -x "$deb" "$target.tmp"; done
-    "$target.tmp/usr/bin/prometheus" --version 2>&1 | grep -q '^prometheus, version 3\.'  # the 3.x line
+    mkdir -p "$target.tmp" || return 1
+    for deb in "${debs[@]}"; do dpkg-deb -x "$deb" "$target.tmp" || return 1; done
+    "$target.tmp/usr/bin/prometheus" --version 2>&1 | grep -q '^prometheus, version 3\.' || return 1  # the 3.x line
     rm -rf "$target"
-    mv "$target.tmp" "$target"
+    mv "$target.tmp" "$target" || return 1
   fi
-  touch "$target/.fetched"
-  ln -sfn "$(basename "$target")" "$CACHE/current.tmp"
-  mv -T "$CACHE/current.tmp" "$CACHE/current"
+  touch "$target/.fetched" || return 1
+  ln -sfn "$(basename "$target")" "$CACHE/current.tmp" || return 1
+  mv -T "$CACHE/current.tmp" "$CACHE/current" || return 1
   # keep the folder in use and nothing older
   find "$CACHE" -maxdepth 1 -name 'x-*' ! -name "$(basename "$target")" -exec rm -rf {} +
   rm -f "$CACHE"/debs/*.deb
