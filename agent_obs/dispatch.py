@@ -38,7 +38,9 @@ class Sink(Protocol):
     """What a sink other than the span sink implements (metrics.py, logs.py)."""
 
     def started(self, run: Run, ids: Ids) -> None:
-        """A run that may matter to this sink has started (its span, if any, is open)."""
+        """A run that may matter to this sink has started (its span, if any, is open).
+        ``ids`` are given for a top-level run only (``NO_IDS`` for the others): what starts
+        inside a run is recorded with its ids when it ends."""
 
     def ended(self, run: Run, ids: Ids) -> None:
         """A run has ended: ``run.outcome`` and ``run.end_mono`` are set, its span has ended."""
@@ -58,7 +60,7 @@ class Dispatcher:
         if not sinks:
             return
         error: Exception | None = None
-        ids = _ids(run)
+        ids = _ids(run) if run.parent is None else NO_IDS  # see Sink.started
         for sink in sinks:
             try:
                 sink.started(run, ids)

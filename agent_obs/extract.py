@@ -7,7 +7,8 @@ lookup tries them in a fixed order and returns ``None`` rather than guessing.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 _MODEL_PARAM_KEYS = ("model", "model_name", "model_id", "deployment_name", "azure_deployment")
 
@@ -129,7 +130,7 @@ def _add(total: int | None, value: Any) -> int | None:
 def _detail(details: Any, name: str) -> int | None:
     """A usage detail and its service-tier variants (langchain-openai files the tokens of a
     ``priority`` or ``flex`` call as ``priority_cache_read``, ``flex_reasoning``...)."""
-    if not isinstance(details, Mapping) or not details:
+    if not details or not (type(details) is dict or isinstance(details, Mapping)):  # dict first: no ABC check
         return None
     total = _int(details.get(name))
     suffix = "_" + name
@@ -143,7 +144,7 @@ def _cache_creation(details: Any) -> int | None:
     """Cache writes; langchain-anthropic zeroes ``cache_creation`` when it splits the writes by
     cache lifetime (``ephemeral_5m_input_tokens``, ``ephemeral_1h_input_tokens``)."""
     total = _detail(details, "cache_creation")
-    if total or not isinstance(details, Mapping):
+    if total or not details or not (type(details) is dict or isinstance(details, Mapping)):
         return total
     by_lifetime = None
     for key, value in details.items():
@@ -235,14 +236,16 @@ def response_id(response: Any) -> str | None:
 def service_tier(response: Any) -> str | None:
     """The service tier the provider says it used (OpenAI's ``service_tier``), when reported."""
     llm_output = getattr(response, "llm_output", None)
-    if isinstance(llm_output, Mapping) and isinstance(llm_output.get("service_tier"), str):
+    if llm_output and (type(llm_output) is dict or isinstance(llm_output, Mapping)) \
+            and isinstance(llm_output.get("service_tier"), str):
         return llm_output["service_tier"] or None
     for generations in getattr(response, "generations", None) or ():
         for generation in generations:
             message = getattr(generation, "message", None)
             for source in (getattr(message, "response_metadata", None), getattr(generation, "generation_info", None)):
-                if isinstance(source, Mapping) and isinstance(source.get("service_tier"), str):
-                    return source["service_tier"] or None
+                if source and (type(source) is dict or isinstance(source, Mapping)) \
+                        and type(tier := source.get("service_tier")) is str:
+                    return tier or None
     return None
 
 

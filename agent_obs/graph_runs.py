@@ -7,7 +7,8 @@ does set (``langgraph_node``, ``langgraph_checkpoint_ns``, ``graph:step:N``, ``s
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from agent_obs.runs import Run
 

@@ -41,7 +41,7 @@ class LogSink:
         self._enabled = LogLevelGate(logger).enabled  # decided before any string is built
 
     def started(self, run: Run, ids: Ids) -> None:
-        if not run.is_root or not self._enabled(20):
+        if run.parent is not None or not self._enabled(20):  # top-level runs only
             return
         fields = self._base(run, sc.LOG_RUN_START, ids.trace_id, ids.span_id)
         self._logger.info(f"agent {_escape(run.name)} run started", **fields)

@@ -182,7 +182,7 @@ class MetricsSink:
 
     def started(self, run: Run, ids: Ids) -> None:
         m = self.m
-        if run.is_root:
+        if run.parent is None:  # a top-level run
             m.active_runs(m.agent(run.name)).inc()
             self._active.add(run.key)
         elif run.kind is RunKind.NODE and run.attempt > 1:

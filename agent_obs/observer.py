@@ -18,7 +18,8 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
@@ -42,7 +43,7 @@ from agent_obs.llm_results import apply_result
 from agent_obs.logs import LogSink
 from agent_obs.metrics import MetricsSink, NullMetricsSink, metrics_for
 from agent_obs.runs import Run, RunKind, RunTable
-from agent_obs.spans import SpanSink, forget_context, span_context, span_identity
+from agent_obs.spans import SpanSink, span_context, span_identity
 
 _log = logging.getLogger("agent_obs")
 _MAX_REMEMBERED_INTERRUPTS = 1024
@@ -514,8 +515,7 @@ def _release(run: Run) -> None:
     would push the GC to run more often): the context copies LangChain keeps need the run,
     the run no longer needs its context, and an ended root need not be its own root.
     """
-    run.error = None
-    forget_context(run)
+    run.error = None  # the span sink let go of the run's context when it ended the span
     if run.parent is None:
         run.root = None  # type: ignore[assignment]
 

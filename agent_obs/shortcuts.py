@@ -27,6 +27,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+# The classes the shortcuts compare with, imported once (the hot path does identity checks).
+from opentelemetry.attributes import BoundedAttributes
+from prometheus_client.samples import Exemplar
+from prometheus_client.values import MutexValue
+
 # speed: the public call does the same work and more
 SPAN_ATTRIBUTES = "span_attributes"
 SAMPLER_SHAPE = "sampler_shape"
@@ -81,7 +86,7 @@ class SpanShortcuts:
       attribute dict, without the SDK's per-value validation. Public path: ``set_attributes``.
     """
 
-    __slots__ = ("children_follow_parent", "attributes_after_start", "_direct")
+    __slots__ = ("children_follow_parent", "attributes_after_start", "_direct", "_store_type")
 
     def __init__(self, provider: Any) -> None:
         sampler = getattr(provider, "sampler", None)
@@ -89,6 +94,7 @@ class SpanShortcuts:
         self.children_follow_parent = shape and _children_follow_parent(sampler)
         self.attributes_after_start = shape and _ignores_attributes(sampler)
         self._direct = allowed(SPAN_ATTRIBUTES) and _attribute_store_has_its_shape()
+        self._store_type = BoundedAttributes
 
     @property
     def direct_attributes(self) -> bool:
@@ -107,7 +113,7 @@ class SpanShortcuts:
             span.set_attributes(attributes)
             return
         store = getattr(span, "_attributes", None)
-        if (type(store) is not _bounded_attributes() or store.max_value_len is not None
+        if (type(store) is not self._store_type or store.max_value_len is not None
                 or store.maxlen is None or len(store._dict) + len(attributes) > store.maxlen  # noqa: SLF001
                 or not span.is_recording()):
             span.set_attributes(attributes)
@@ -125,16 +131,10 @@ class SpanShortcuts:
         store._dict.update(attributes)  # noqa: SLF001
 
 
-def _bounded_attributes() -> type:
-    from opentelemetry.attributes import BoundedAttributes
-
-    return BoundedAttributes
-
-
 def _attribute_store_has_its_shape() -> bool:
     """The SDK keeps a span's attributes in a ``BoundedAttributes`` over a plain ``_dict``."""
     try:
-        store = _bounded_attributes()(maxlen=4, immutable=False)
+        store = BoundedAttributes(maxlen=4, immutable=False)
         store["probe"] = "value"
         return type(store._dict) is dict and store._dict == {"probe": "value"}  # noqa: SLF001
     except Exception:  # noqa: BLE001 - any other shape: the public path
@@ -203,25 +203,13 @@ def _observe_direct(child: Any, amount: float, exemplar: dict[str, str] | None) 
         child.observe(amount)
         return
     buckets = getattr(child, "_buckets", None)
-    if (buckets is None or type(buckets[0]) is not _mutex_value() or amount != amount
+    if (buckets is None or type(buckets[0]) is not MutexValue or amount != amount
             or len(exemplar) != 2 or "trace_id" not in exemplar or "span_id" not in exemplar):
         child.observe(amount, exemplar)  # multiprocess values keep no exemplars; NaN; other labels
         return
     child.observe(amount)
     bucket = bisect_left(child._upper_bounds, amount)  # noqa: SLF001 - first bound >= amount
-    buckets[bucket].set_exemplar(_exemplar_class()(exemplar, amount, time.time()))
-
-
-def _mutex_value() -> type:
-    from prometheus_client.values import MutexValue
-
-    return MutexValue
-
-
-def _exemplar_class() -> type:
-    from prometheus_client.samples import Exemplar
-
-    return Exemplar
+    buckets[bucket].set_exemplar(Exemplar(exemplar, amount, time.time()))
 
 
 def _exemplars_match() -> bool:

@@ -189,7 +189,10 @@ class SpanSink:
         if span is None:
             return
         if run.parent is not None and span is run.parent.span:
-            self._restore_context(run)
+            try:
+                self._restore_context(run)
+            finally:
+                run.context = None
             return  # the parent's non-recording span: the parent ends it
         try:
             self._restore_context(run)
@@ -197,16 +200,20 @@ class SpanSink:
                 attributes = genai_spans.end(run)
                 if attributes:
                     self._write(span, attributes)
-                failed = genai_spans.failure(run)
-                if failed is not None:
-                    error, event_attributes, description = failed
-                    span.record_exception(error, event_attributes, escaped=True)
-                    span.set_status(Status(StatusCode.ERROR, description))
+                if run.outcome == sc.OUTCOME_ERROR:
+                    failed = genai_spans.failure(run)
+                    if failed is not None:
+                        error, event_attributes, description = failed
+                        span.record_exception(error, event_attributes, escaped=True)
+                        span.set_status(Status(StatusCode.ERROR, description))
         finally:
             # Whatever failed above. The end time is the run's (taken when its end callback
             # arrived), not now: the observer's own work since then is not the model's or the
-            # tool's latency.
-            span.end(end_time=run.start_ns + int(run.duration * 1e9))
+            # tool's latency. The ended run no longer needs its context (the copies LangChain
+            # keeps still need the run: this breaks the cycle, so reference counting frees both).
+            run.context = None
+            took = run.end_mono - run.start_mono  # Run.duration, inline
+            span.end(end_time=run.start_ns + (int(took * 1e9) if took > 0.0 else 0))
 
     @staticmethod
     def _restore_context(run: Run) -> None:
@@ -263,12 +270,6 @@ def span_context(run: Run) -> Any:
     return span.get_span_context() if span is not None else None
 
 
-def forget_context(run: Run) -> None:
-    """An ended run no longer needs its context (the copies LangChain keeps still need the
-    run, so this breaks the cycle and reference counting frees both)."""
-    run.context = None
-
-
 def span_identity(run: Run) -> tuple[str, str, bool]:
     """(trace_id, span_id, sampled) from one look at the span context, the ids in the hex form
     Tempo, Loki and Prometheus exemplars use."""
@@ -278,8 +279,8 @@ def span_identity(run: Run) -> tuple[str, str, bool]:
     ctx = span.get_span_context()
     if not ctx.is_valid:
         return "", "", False
-    trace_id, span_id = hex_ids(ctx)
-    return trace_id, span_id, bool(ctx.trace_flags.sampled)
+    # hex_ids' spelling, inline: this runs for every ended run
+    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x"), bool(ctx.trace_flags.sampled)
 
 
 def hex_ids(ctx: Any) -> tuple[str, str]:

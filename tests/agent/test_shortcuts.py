@@ -55,7 +55,7 @@ def test_span_shortcuts_take_the_public_path_for_other_shapes(monkeypatch):
 
     cuts = shortcuts.SpanShortcuts(TracerProvider(sampler=Custom(ALWAYS_ON)))
     assert not cuts.attributes_after_start  # a subclass may read attributes
-    monkeypatch.setattr(shortcuts, "_bounded_attributes", lambda: dict)  # the SDK changed its store
+    monkeypatch.setattr(shortcuts, "BoundedAttributes", dict)  # the SDK changed its store
     assert not shortcuts.SpanShortcuts(TracerProvider()).direct_attributes
 
 
