@@ -109,7 +109,7 @@ def end(run: Run) -> dict[str, Any]:
             _response(attributes, run)
         if run.first_chunk_mono:
             attributes[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = run.first_chunk_mono - run.start_mono
-    elif kind is RunKind.AGENT and outcome in _COMPLETED and run.is_root:
+    elif kind is RunKind.AGENT and outcome in _COMPLETED and run.parent is None:
         attributes[sc.LANGGRAPH_STEPS] = run.steps  # a run that completed or paused, not one cut off
     if run.output_content is not None:
         key = (sc.GEN_AI_TOOL_CALL_RESULT if kind is RunKind.TOOL

@@ -50,7 +50,7 @@ class LogSink:
         kind = run.kind
         outcome = run.outcome
         if kind is RunKind.AGENT:
-            if not run.is_root:
+            if run.parent is not None:
                 return
             level = "INFO"
         elif kind in _END_EVENTS:

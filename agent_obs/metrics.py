@@ -219,7 +219,7 @@ class MetricsSink:
                 m.interrupts(agent, node).inc()  # at the node that called interrupt() only
         elif kind is RunKind.TOOL:
             observe(m.tool_duration(m.agent(run.agent), m.tool(run.name), err), run.duration, ex)
-        elif kind is RunKind.AGENT and run.is_root:
+        elif kind is RunKind.AGENT and run.parent is None:
             agent = m.agent(run.name)
             try:
                 observe(m.agent_duration(agent, err), run.duration, ex)

@@ -466,7 +466,7 @@ class AgentObserver(BaseCallbackHandler):
         run.outcome = outcome
         if not run.end_mono:
             run.end_mono = self._clock()
-        if not run.is_root:
+        if run.parent is not None:
             self._dispatch.ended(run, _release)
             return
         try:

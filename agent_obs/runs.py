@@ -97,7 +97,7 @@ class Run:
     def __init__(self, run_id: UUID, kind: RunKind, name: str, parent: Run | None,
                  now: float) -> None:
         self.run_id = run_id
-        self.key = key_of(run_id)
+        self.key = run_id.int if type(run_id) is UUID else run_id  # key_of, inline (per run)
         self.kind = kind
         self.name = name
         self.parent = parent  # nearest ancestor that is not plumbing
@@ -196,7 +196,7 @@ class RunTable:
     def get(self, run_id: UUID | None) -> Run | None:
         if run_id is None:
             return None
-        return self._runs.get(key_of(run_id))
+        return self._runs.get(run_id.int if type(run_id) is UUID else run_id)  # key_of, inline
 
     def add(self, run: Run) -> None:
         key = run.key
@@ -210,7 +210,7 @@ class RunTable:
             root.descendants[key] = run
 
     def pop(self, run_id: Any) -> Run | None:
-        key = key_of(run_id)
+        key = run_id.int if type(run_id) is UUID else run_id  # key_of, inline: every end callback
         run = self._runs.pop(key, None)
         if run is None:
             return None
