@@ -12,7 +12,9 @@
   never the raw path; plain Starlette routes such as ``/metrics``, ``/docs`` and
   ``/openapi.json`` by their path; ``unmatched`` only when no route matched, a 404): ``http_server_requests_total{method,route,
   status_code}`` and ``http_server_request_duration_seconds{method,route,status_code}``, the
-  latter with trace exemplars.
+  latter with trace exemplars. They are recorded just before the last body message goes to
+  the server, so a client that has the whole response (and scrapes ``/metrics`` at once,
+  perhaps from another worker) finds its request counted.
 - ``GET /metrics`` serves ``obs.registry`` with content negotiation (OpenMetrics with
   exemplars when Prometheus asks for it, classic text otherwise). With several worker
   processes and ``PROMETHEUS_MULTIPROC_DIR`` set, it serves the sum over all workers
@@ -68,17 +70,27 @@ class _RedMetricsMiddleware:
             return
         start = time.perf_counter()
         root_path = scope.get("root_path", "")  # a Mount rewrites it on the way down
-        status = {"code": 500}
+        ids = current_trace_ids()  # the server span's: the tracing middleware wraps this one
+        state: dict[str, Any] = {"code": 500, "recorded": False}
+
+        def record() -> None:
+            if not state["recorded"]:
+                state["recorded"] = True
+                self._record(scope, state["code"], time.perf_counter() - start, root_path, ids)
 
         async def send_wrapper(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
+                state["code"] = message["status"]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Counted before the last byte leaves: a client that has the whole response
+                # and scrapes at once (maybe another worker answers) finds it counted.
+                record()
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            self._record(scope, status["code"], time.perf_counter() - start, root_path)
+            record()  # no complete response (an error, a disconnect): counted as it ends
 
     def _lifespan_send(self, send: Any) -> Any:
         on_shutdown = self.on_shutdown
@@ -95,14 +107,14 @@ class _RedMetricsMiddleware:
 
         return lifespan_send
 
-    def _record(self, scope: dict[str, Any], status_code: int, seconds: float, root_path: str) -> None:
+    def _record(self, scope: dict[str, Any], status_code: int, seconds: float, root_path: str,
+                ids: tuple[str, str] | None) -> None:
         try:
             template = _route_template(scope, root_path)
             label_route = self.route_cap(template) if template else UNMATCHED_ROUTE
             method = scope.get("method", "_OTHER")
             labels = (method, label_route, str(status_code))
             self.requests(*labels).inc()
-            ids = current_trace_ids()
             exemplar = {"trace_id": ids[0], "span_id": ids[1]} if ids else None
             self.duration(*labels).observe(seconds, exemplar=exemplar)
         except Exception:  # noqa: BLE001 - metrics never break a request

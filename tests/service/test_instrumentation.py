@@ -90,6 +90,61 @@ def test_served_starlette_routes_are_labelled_by_path_and_only_404s_are_unmatche
     assert unmatched == [({"method": "GET", "route": "unmatched", "status_code": "404"}, 1.0)]
 
 
+def test_a_request_is_counted_before_its_last_byte_is_sent(obs, span_exporter) -> None:
+    """A client that has the whole response and scrapes at once (another worker may answer)
+    finds its request counted: the metrics are recorded before the final body message goes
+    to the server, not after the app returns. The duration's exemplar is the server span."""
+    import asyncio
+
+    from starlette.responses import StreamingResponse
+
+    app = _app()
+
+    @app.get("/stream")
+    def stream() -> StreamingResponse:
+        return StreamingResponse(iter([b"a", b"b", b"c"]))
+
+    instrument_app(app, obs)
+
+    def counted(route: str) -> float:
+        labels = {"method": "GET", "route": route, "status_code": "200"}
+        return (obs.registry.get_sample_value("http_server_requests_total", labels) or 0,
+                obs.registry.get_sample_value("http_server_request_duration_seconds_count", labels) or 0)
+
+    async def get(path: str, route: str) -> list[tuple[float, float]]:
+        seen: list[tuple[float, float]] = []
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+                 "headers": [(b"host", b"test")], "client": ("127.0.0.1", 1), "server": ("test", 80)}
+
+        requested, done = [], asyncio.Event()
+
+        async def receive() -> dict:
+            if not requested:
+                requested.append(True)
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await done.wait()  # a streaming response listens for the client going away
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if message["type"] == "http.response.body":
+                seen.append(counted(route))
+                if not message.get("more_body", False):
+                    done.set()
+
+        await app(scope, receive, send)
+        return seen
+
+    assert asyncio.run(get("/jobs/7", "/jobs/{job_id}"))[-1] == (1, 1)
+    streamed = asyncio.run(get("/stream", "/stream"))
+    assert streamed[0] == (0, 0) and streamed[-1] == (1, 1)  # counted once, at the last chunk
+    (server,) = [s for s in span_exporter.get_finished_spans() if s.kind is SpanKind.SERVER and "/jobs" in s.name]
+    exemplars = [s.exemplar for m in obs.registry.collect() for s in m.samples
+                 if s.name == "http_server_request_duration_seconds_bucket" and s.labels.get("route") == "/jobs/{job_id}"
+                 and s.exemplar is not None]
+    assert exemplars and {e.labels["trace_id"] for e in exemplars} == {format(server.context.trace_id, "032x")}
+
+
 def test_fastapi_builtin_telemetry_does_not_duplicate_server_spans(obs, span_exporter) -> None:
     app = FastAPI(telemetry={"tracer_provider": obs.tracer_provider})  # FastAPI's own OTel on
 
