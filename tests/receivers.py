@@ -310,7 +310,7 @@ class OtlpGrpcReceiver(_Listener):
 
     def resources(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{kv.key: _any_value(kv.value) for kv in rs.resource.attributes} for rs in self.resource_spans]
+            return [attributes(rs.resource) for rs in self.resource_spans]
 
 
 class OtlpHttpReceiver(_HttpStandIn):
@@ -369,6 +369,11 @@ def _grpc_code(status: int) -> Any:
 def _any_value(value: Any) -> Any:
     kind = value.WhichOneof("value")
     return getattr(value, kind) if kind else None
+
+
+def attributes(message: Any) -> dict[str, Any]:
+    """The attributes of a protobuf ``Span`` or ``Resource`` as a plain dict."""
+    return {kv.key: _any_value(kv.value) for kv in message.attributes}
 
 
 def _free_port() -> int:

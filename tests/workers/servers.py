@@ -127,3 +127,25 @@ def attribute(span: dict[str, Any], key: str) -> Any:
             value = attr["value"]
             return next(iter(value.values()))
     return None
+
+
+def free_port() -> int:
+    """A port nothing listens on now (the server under test binds it next)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def documented_gunicorn_config(tmp: Path) -> Path:
+    """The guide's gunicorn.conf.py, as written, so the documented config is the tested one."""
+    from docs_helpers import DOCS, fenced_blocks
+
+    text = (DOCS / "getting-started.md").read_text(encoding="utf-8")
+    line = text.count("\n", 0, text.index("<!-- gunicorn-config -->")) + 1
+    n, lang, body = next(b for b in fenced_blocks(text) if b[0] > line)
+    assert (n, lang) == (line + 1, "python")
+    path = tmp / "gunicorn.conf.py"
+    path.write_text(body + "\n")
+    return path

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from receivers import LokiReceiver
-from servers import (BIN, HERE, ServerProcess, attribute, scrape, send_work, server_env, server_spans, value,
-                     wait_ready)
+from servers import (BIN, HERE, ServerProcess, attribute, documented_gunicorn_config, free_port, scrape, send_work,
+                     server_env, server_spans, value, wait_ready)
 from workers_app import AGENT, DONE_MESSAGE
 
 from agent_obs.semconv import METRIC_HTTP_SERVER_REQUESTS
@@ -26,27 +26,6 @@ from agent_obs.semconv import METRIC_HTTP_SERVER_REQUESTS
 N = 40
 SCRAPES = 8
 ROUTE = "/work"
-
-
-def _documented_gunicorn_config(tmp: Path) -> Path:
-    """The guide's gunicorn.conf.py, as written, so the documented config is the tested one."""
-    from docs_helpers import DOCS, fenced_blocks
-
-    text = (DOCS / "getting-started.md").read_text(encoding="utf-8")
-    line = text.count("\n", 0, text.index("<!-- gunicorn-config -->")) + 1
-    n, lang, body = next(b for b in fenced_blocks(text) if b[0] > line)
-    assert (n, lang) == (line + 1, "python")
-    path = tmp / "gunicorn.conf.py"
-    path.write_text(body + "\n")
-    return path
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _assert_exact_scrapes(base: str, n: int) -> None:
@@ -83,7 +62,7 @@ def _assert_everything_arrived(tmp: Path, loki: LokiReceiver, total: int) -> tup
 
 
 def test_uvicorn_workers_exact_metrics_and_nothing_lost_at_sigterm(tmp_path: Path):
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with LokiReceiver() as loki, ServerProcess(
         [str(BIN / "uvicorn"), "--factory", "workers_app:create_app", "--workers", "2",
@@ -102,12 +81,12 @@ def test_uvicorn_workers_exact_metrics_and_nothing_lost_at_sigterm(tmp_path: Pat
 @pytest.mark.skipif(shutil.which("gunicorn", path=str(BIN)) is None, reason="gunicorn is in the dev extra")
 def test_gunicorn_preload_restarted_workers_exact_metrics_and_nothing_lost(tmp_path: Path):
     """--preload forks after setup_observability; --max-requests restarts workers mid-run."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     max_requests = 12
     with LokiReceiver() as loki, ServerProcess(
         # the documented config (preload, uvicorn workers, the hooks); the command line wins
-        [str(BIN / "gunicorn"), "workers_app:create_app()", "--config", str(_documented_gunicorn_config(tmp_path)),
+        [str(BIN / "gunicorn"), "workers_app:create_app()", "--config", str(documented_gunicorn_config(tmp_path)),
          "--workers", "2", "--bind", f"127.0.0.1:{port}", "--max-requests", str(max_requests),
          "--max-requests-jitter", "0", "--no-control-socket", "--log-level", "warning"],
         server_env(tmp_path, loki.url), tmp_path / "server.log", cwd=HERE,
