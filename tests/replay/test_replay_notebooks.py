@@ -1,5 +1,11 @@
 """The notebooks run top to bottom, offline, on a trace file the test records: once through the
-exact ``jupyter nbconvert`` line notebooks/README.md gives, otherwise with nbclient."""
+exact ``jupyter nbconvert`` line notebooks/README.md gives, otherwise with nbclient.
+
+Kernels talk over Unix sockets here (``KernelManager.transport = "ipc"``), not TCP: for TCP the
+client picks five free ports and the kernel binds them seconds later (longer on a loaded
+machine), once, and dies if any was taken meanwhile by another process ("Kernel died before
+replying to kernel_info"). Sockets in a directory of the test's own cannot be taken.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,13 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 from agent_obs.replay import load_file
@@ -18,6 +27,21 @@ from agent_obs_example.replay import replay_inputs, rerunnable
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
+
+
+STARTUP_TIMEOUT = 300  # seconds for a kernel to start on a loaded machine (nbclient's default: 60)
+
+
+@pytest.fixture(scope="module")
+def kernel_dir() -> Iterator[Path]:
+    """A short private directory for the kernels' Unix sockets (paths must stay under ~100 bytes)
+    and a Jupyter config that makes ``jupyter nbconvert`` use it."""
+    path = Path(tempfile.mkdtemp(prefix="nbk-"))
+    (path / "jupyter_nbconvert_config.py").write_text(
+        f'c.KernelManager.transport = "ipc"\nc.KernelManager.ip = {str(path / "k")!r}\n'
+        f"c.ExecutePreprocessor.startup_timeout = {STARTUP_TIMEOUT}\n")
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _record_demo_agent(path: Path) -> Path:
@@ -29,7 +53,7 @@ def _record_demo_agent(path: Path) -> Path:
     return replay_demo_agent.record(path)
 
 
-def _execute(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> nbformat.NotebookNode:
+def _execute(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], kernel_dir: Path) -> nbformat.NotebookNode:
     for key in ("AGENT_OBS_TEMPO_URL", "AGENT_OBS_TRACE_ID"):
         monkeypatch.delenv(key, raising=False)
     for key, value in env.items():
@@ -38,7 +62,9 @@ def _execute(name: str, monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) ->
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(kernel_dir / "k"))
+    NotebookClient(nb, km=km, timeout=120, startup_timeout=STARTUP_TIMEOUT,
+                   resources={"metadata": {"path": str(NOTEBOOKS)}}).execute()
     return nb
 
 
@@ -63,14 +89,15 @@ def _readme_command() -> str:
 
 
 @pytest.fixture(scope="module")
-def readme_run(tmp_path_factory) -> tuple[Path, dict[str, nbformat.NotebookNode]]:
+def readme_run(tmp_path_factory, kernel_dir) -> tuple[Path, dict[str, nbformat.NotebookNode]]:
     """Both notebooks executed by the README's command, run by a shell from a copy of the
     repository's notebooks folder (so the outputs land in the temporary folder)."""
     work = tmp_path_factory.mktemp("readme")
     shutil.copytree(NOTEBOOKS, work / "notebooks", ignore=shutil.ignore_patterns("executed", ".ipynb_checkpoints"))
     trace_file = _record_demo_agent(work / "traces.jsonl")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AGENT_OBS_", "OTEL_"))}
-    env.update(AGENT_OBS_TRACE_FILE=str(trace_file), MPLBACKEND="module://matplotlib_inline.backend_inline",
+    env.update(JUPYTER_CONFIG_DIR=str(kernel_dir), JUPYTER_RUNTIME_DIR=str(kernel_dir),
+               AGENT_OBS_TRACE_FILE=str(trace_file), MPLBACKEND="module://matplotlib_inline.backend_inline",
                PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),
                PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     done = subprocess.run(["bash", "-c", _readme_command()], cwd=work, env=env, capture_output=True, text=True,
@@ -109,8 +136,9 @@ def test_llm_usage_notebook(readme_run):
     assert images == 3
 
 
-def test_notebooks_record_demo_runs_when_no_trace_file_exists(tmp_path, monkeypatch):
-    nb = _execute("replay_trace.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(tmp_path / "missing.jsonl")})
+def test_notebooks_record_demo_runs_when_no_trace_file_exists(tmp_path, monkeypatch, kernel_dir):
+    nb = _execute("replay_trace.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(tmp_path / "missing.jsonl")},
+                  kernel_dir)
     text, _, _ = _outputs(nb)
     assert "no trace file found; recorded demo runs into" in text
     assert "re-run matches the recording" in text
@@ -129,7 +157,7 @@ def _run_agent_obs_demo(out_dir: Path) -> Path:
     return out_dir / "traces.jsonl"
 
 
-def test_notebooks_on_the_example_agents_demo_file(tmp_path, monkeypatch):
+def test_notebooks_on_the_example_agents_demo_file(tmp_path, monkeypatch, kernel_dir):
     trace_file = _run_agent_obs_demo(tmp_path / "telemetry")
     traces = load_file(trace_file)
     runs = traces.agent_runs()
@@ -143,7 +171,7 @@ def test_notebooks_on_the_example_agents_demo_file(tmp_path, monkeypatch):
     target = next(t for t in [latest, *reversed(runs)] if rerunnable(t))
     explain = next(t for t in target.tool_calls() if t.name == "explain_plan")
 
-    nb = _execute("replay_trace.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)})
+    nb = _execute("replay_trace.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)}, kernel_dir)
     text, html, images = _outputs(nb)
     assert f"selected trace {latest.trace_id} (optimizer_agent, {latest.outcome})" in text
     assert "agent optimizer_agent" in html and "node fetch_job" in html
@@ -156,7 +184,7 @@ def test_notebooks_on_the_example_agents_demo_file(tmp_path, monkeypatch):
     changed = "tool_error" if explain.error else "tool_result"
     assert f"1 divergence(s):\n  - {changed} at explain_plan#1" in text
 
-    nb = _execute("llm_usage.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)})
+    nb = _execute("llm_usage.ipynb", monkeypatch, {"AGENT_OBS_TRACE_FILE": str(trace_file)}, kernel_dir)
     text, html, images = _outputs(nb)
     stats_line = f"tokens: {sum(t.input_tokens for t in runs)} input, {sum(t.output_tokens for t in runs)} output"
     assert f"{len(runs)} agent runs in" in text and stats_line in text
