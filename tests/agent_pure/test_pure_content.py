@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from typing import Any
 
 import pytest
@@ -298,13 +297,11 @@ def test_huge_string_is_bounded_and_fast(monkeypatch) -> None:
 
     monkeypatch.setattr(content, "redact_text", spy)
     huge = "select * from t; " * 620_000  # ~10.5 MB
-    started = time.perf_counter()
     text, length = policy.value(huge)
-    elapsed = time.perf_counter() - started
     assert length == len(huge)
     assert len(text) <= policy.max_length and text.endswith(f"[truncated, {len(huge) - text.index('…')} chars]")
-    assert scanned and max(scanned) <= policy.max_length + 1024  # only a window is redacted
-    assert elapsed < 1.0, elapsed
+    # fast because only a window is redacted (counted, not timed: timings flake on a loaded machine)
+    assert scanned and max(scanned) <= policy.max_length + 1024
 
 
 class CountingDict(dict):
@@ -321,22 +318,26 @@ class CountingDict(dict):
 def test_huge_dict_is_bounded_and_fast() -> None:
     big = CountingDict({f"key{i:06d}": f"value number {i:06d}" for i in range(100_000)})
     full = len(json.dumps(dict(big), ensure_ascii=False))
-    started = time.perf_counter()
     text, length = policy.value(big)
-    elapsed = time.perf_counter() - started
     assert len(text) <= policy.max_length and text.endswith("chars]")
-    assert big.pulled < 2_000  # stopped once the budget was spent
-    assert elapsed < 1.0, elapsed
+    assert big.pulled < 2_000  # stopped once the budget was spent: fast, counted rather than timed
     assert 0.9 * full < length < 1.1 * full  # the skipped part is estimated, not ignored
 
 
-def test_many_huge_messages_are_bounded() -> None:
+def test_many_huge_messages_are_bounded(monkeypatch) -> None:
+    scanned: list[int] = []
+    real_redact = content.redact_text
+
+    def spy(text: str) -> str:
+        scanned.append(len(text))
+        return real_redact(text)
+
+    monkeypatch.setattr(content, "redact_text", spy)
     messages = [HumanMessage("y" * 1_000_000) for _ in range(10)]
-    started = time.perf_counter()
     text, length = policy.messages(messages)
-    assert time.perf_counter() - started < 0.5
     assert len(text) <= policy.max_length
     assert length > 10_000_000
+    assert sum(scanned) <= 2 * policy.max_length  # the 10 MB are never all redacted (counted, not timed)
 
 
 def test_never_raises_on_hostile_input() -> None:

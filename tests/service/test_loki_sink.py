@@ -167,9 +167,9 @@ def test_stop_flushes_within_deadline_and_is_idempotent(loki, registry) -> None:
         sink(_message(f"m{i}"))
     sink.stop(3)
     assert len(loki.snapshot()) == 50
-    started = time.monotonic()
-    sink.stop(3)
-    assert time.monotonic() - started < 0.1
+    pushes, dropped_before = loki.requests, dict(sink.dropped)
+    sink.stop(3)  # does nothing: nothing sent, nothing counted
+    assert loki.requests == pushes and sink.dropped == dropped_before and not sink._thread.is_alive()
     sink(_message("after stop"))
     assert dropped(registry, "shutdown") == 1
 
@@ -181,7 +181,7 @@ def test_stop_with_dead_backend_respects_deadline(loki, registry) -> None:
     wait_for(lambda: loki.requests == 1)
     started = time.monotonic()
     sink.stop(0.5)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 5.0  # not the 30 s the hung push would take
 
 
 def _drop_warnings(caplog) -> list[str]:
