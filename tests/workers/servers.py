@@ -45,30 +45,36 @@ def wait_ready(server: ServerProcess, url: str, timeout: float = 60.0) -> None:
     wait_for(ready, timeout=timeout, interval=0.1, what=f"{url} answering")
 
 
-def send_work(base: str, seqs: list[int], threads: int = 4) -> list[dict[str, Any]]:
-    """``GET /work?seq=N`` for each N, a few at a time, each on a new connection.
+def get_served(url: str) -> tuple[int, bytes]:
+    """``get(url)``, sent again when a stopping worker closed the connection unanswered.
 
     A worker that is stopping (``--max-requests``) closes connections it accepted but has not
     read a request from yet; such a request was never served, so it is sent again (a request
     served twice would show as a duplicate ``seq`` in the spans and logs the tests check).
     """
+    for _ in range(5):
+        try:
+            return get(url)
+        except (ConnectionResetError, http.client.RemoteDisconnected):
+            continue
+    raise AssertionError(f"{url} was refused five times")
+
+
+def send_work(base: str, seqs: list[int], threads: int = 4) -> list[dict[str, Any]]:
+    """``GET /work?seq=N`` for each N, a few at a time, each on a new connection."""
     def one(seq: int) -> dict[str, Any]:
-        for _ in range(5):
-            try:
-                status, body = get(f"{base}/work?seq={seq}")
-            except (ConnectionResetError, http.client.RemoteDisconnected):
-                continue
-            assert status == 200, (seq, status, body[:500])
-            return json.loads(body)
-        raise AssertionError(f"request {seq} was refused five times")
+        status, body = get_served(f"{base}/work?seq={seq}")
+        assert status == 200, (seq, status, body[:500])
+        return json.loads(body)
 
     with concurrent.futures.ThreadPoolExecutor(threads) as pool:
         return list(pool.map(one, seqs))
 
 
 def scrape(base: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """One ``/metrics`` scrape: (sample name, sorted labels) -> value."""
-    status, body = get(f"{base}/metrics")
+    """One ``/metrics`` scrape: (sample name, sorted labels) -> value (sent again if a stopping
+    worker closed the connection unanswered, as Prometheus scrapes again)."""
+    status, body = get_served(f"{base}/metrics")
     assert status == 200, body[:500]
     out = {}
     for family in text_string_to_metric_families(body.decode()):
