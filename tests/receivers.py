@@ -198,8 +198,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
 
+class _KeepAliveHandler(_Handler):
+    """HTTP/1.1: a connection stays open for the next request, as Go servers (Tempo, a
+    Collector) keep it, so a client's pooled connection is really in use."""
+
+    protocol_version = "HTTP/1.1"
+
+
 class _HttpStandIn(_Listener):
     """A ``_Listener`` speaking HTTP: a ThreadingHTTPServer whose POSTs go to ``_post``."""
+
+    handler: type[_Handler] = _Handler
 
     def __init__(self) -> None:
         super().__init__()
@@ -210,7 +219,7 @@ class _HttpStandIn(_Listener):
         raise NotImplementedError
 
     def up(self) -> None:
-        self._server = _Server(("127.0.0.1", self.port), _Handler)
+        self._server = _Server(("127.0.0.1", self.port), self.handler)
         self._server.stand_in = self
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
@@ -268,6 +277,7 @@ class OtlpGrpcReceiver(_Listener):
     def __init__(self) -> None:
         super().__init__()
         self.resource_spans: list[Any] = []
+        self.exports: list[tuple[str, list[Any]]] = []  # (the client's address, its ResourceSpans)
         self._server: Any = None
         self.up()
 
@@ -289,6 +299,7 @@ class OtlpGrpcReceiver(_Listener):
                     context.abort(_grpc_code(status), "injected failure")
                 with receiver._lock:
                     receiver.resource_spans.extend(request.resource_spans)
+                    receiver.exports.append((context.peer(), list(request.resource_spans)))
                 return trace_service_pb2.ExportTraceServiceResponse()
 
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
@@ -314,10 +325,14 @@ class OtlpGrpcReceiver(_Listener):
 
 
 class OtlpHttpReceiver(_HttpStandIn):
-    """Stands in for Tempo's OTLP/HTTP receiver: ``POST /v1/traces`` with a protobuf body."""
+    """Stands in for Tempo's OTLP/HTTP receiver: ``POST /v1/traces`` with a protobuf body, on
+    keep-alive connections (``down()`` stops new connections; open ones stay served)."""
+
+    handler = _KeepAliveHandler
 
     def __init__(self) -> None:
         self.resource_spans: list[Any] = []
+        self.exports: list[tuple[str, list[Any]]] = []  # (the client's address, its ResourceSpans)
         self.headers: list[dict[str, str]] = []
         super().__init__()
 
@@ -344,6 +359,7 @@ class OtlpHttpReceiver(_HttpStandIn):
             export.ParseFromString(body)
             with self._lock:
                 self.resource_spans.extend(export.resource_spans)
+                self.exports.append(("%s:%s" % request.client_address[:2], list(export.resource_spans)))
                 self.headers.append({k.lower(): v for k, v in request.headers.items()})
         headers = {"Retry-After": retry_after} if retry_after and status is not None else {}
         request.reply(code, reply, {**headers, "Content-Type": "application/x-protobuf"})

@@ -19,6 +19,7 @@ from typing import Any
 
 AGENT = "workers-test"
 DONE_MESSAGE = "work done"
+STARTUP_SPAN = "app startup"
 
 
 def create_app() -> Any:
@@ -45,6 +46,11 @@ def create_app() -> Any:
     graph = builder.compile(name=AGENT)
 
     obs = setup_observability(ObservabilitySettings(service_name="workers-test"))
+    # Start-up work traced and sent at once: with --preload the master's exporter has talked to
+    # the backend (a connected channel, a pooled connection) before it forks the workers.
+    with obs.tracer().start_as_current_span(STARTUP_SPAN) as span:
+        span.set_attribute("test.pid", os.getpid())
+    obs.flush()
     observer = obs.observer()
     app = FastAPI()
 
