@@ -7,10 +7,13 @@ only the observer's own callbacks (``profile_hot_path.per_callback``: a forwardi
 around each ``on_*`` call) in thread CPU time (``time.thread_time_ns``), so LangGraph's work
 and the time other processes hold the CPU drop out (cache and frequency effects remain). ``--before`` is exported with ``git archive`` into a temporary folder and put
 first on ``PYTHONPATH``; before and after processes alternate (ABBA), each measuring the
-``full`` and ``content`` observers on the overhead workload; the verdict is the median and
-the minimum per side and their ratios.
+``full`` and ``content`` observers on the overhead workload (``--workload supervisor``: the
+langgraph-supervisor team of ``supervisor_workload.py``, handoffs and a named sub-agent);
+the verdict is the median and the minimum per side and their ratios. ``--after`` compares two
+commits instead of a commit and the working tree.
 
     .venv/bin/python bench/ab_handler_time.py --before bfd910d --rounds 6
+    .venv/bin/python bench/ab_handler_time.py --before a6658b0^ --after 8f10f0f --workload supervisor
 """
 
 from __future__ import annotations
@@ -33,9 +36,10 @@ _CHILD = """
 import json, sys, time
 sys.path.insert(0, {bench!r})
 import workload
+import supervisor_workload
 from profile_hot_path import _pipeline, per_callback
 from bench_agent_obs import make_observer
-graph = workload.build_graph()
+graph = {build}()
 out = {{}}
 for config in {configs!r}:
     observer = make_observer(_pipeline(), capture_content=config == "content")
@@ -44,11 +48,12 @@ print(json.dumps(out))
 """
 
 
-def one_run(pythonpath: str | None, invokes: int) -> dict[str, float]:
+def one_run(pythonpath: str | None, invokes: int, workload: str = "agent") -> dict[str, float]:
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
-    code = _CHILD.format(bench=str(ROOT / "bench"), configs=CONFIGS, invokes=invokes)
+    build = "supervisor_workload.build_graph" if workload == "supervisor" else "workload.build_graph"
+    code = _CHILD.format(bench=str(ROOT / "bench"), configs=CONFIGS, invokes=invokes, build=build)
     done = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True,
                           cwd=tempfile.gettempdir())
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -59,17 +64,23 @@ def main(argv: list[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--before", required=True, help="the commit to compare the working tree with")
+    ap.add_argument("--after", default=None, help="a later commit instead of the working tree")
+    ap.add_argument("--workload", choices=("agent", "supervisor"), default="agent",
+                    help="workload.py's tool agent or supervisor_workload.py's langgraph-supervisor team")
     ap.add_argument("--rounds", type=int, default=6, help="before/after pairs (ABBA order)")
     ap.add_argument("--invokes", type=int, default=300, help="timed invokes per config and run")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory() as tmp:
-        export(args.before, Path(tmp))
+        trees = {"before": str(Path(tmp) / "before"), "after": str(Path(tmp) / "after") if args.after else None}
+        export(args.before, Path(trees["before"]))
+        if args.after:
+            export(args.after, Path(trees["after"]))
         for r in range(args.rounds):
             order = ("before", "after") if r % 2 == 0 else ("after", "before")
             for side in order:
-                runs[side].append(one_run(tmp if side == "before" else str(ROOT), args.invokes))
+                runs[side].append(one_run(trees[side], args.invokes, args.workload))
             print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     rows = ["| config | before µs/invoke (median, min) | after µs/invoke (median, min) | after/before: medians, minima |",
             "| --- | --- | --- | --- |"]

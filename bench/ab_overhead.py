@@ -43,7 +43,7 @@ def one_run(pythonpath: str | None, args: argparse.Namespace, out: Path) -> dict
     cmd = [sys.executable, str(ROOT / "bench" / "overhead.py"), "--configs", ",".join(CONFIGS),
            "--invoke-rounds", str(args.invoke_rounds), "--block", str(args.block), "--warmup", "10",
            "--stream-rounds", "0", "--token-bench", "0", "--mem-invokes", "0", "--abandoned", "0",
-           "--json", str(out)]
+           "--workload", args.workload, "--json", str(out)]
     subprocess.run(cmd, env=env, check=True, capture_output=True, cwd=tempfile.gettempdir())
     invoke = json.loads(out.read_text())["invoke"]
     return {c: {"wall": invoke[NAMES[c]]["overhead_us"], "cpu": invoke[NAMES[c]]["cpu_overhead_us"]}
@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=6, help="before/after pairs (ABBA order)")
     ap.add_argument("--invoke-rounds", type=int, default=6)
     ap.add_argument("--block", type=int, default=10)
+    ap.add_argument("--workload", choices=("agent", "supervisor"), default="agent",
+                    help="overhead.py's workload: the tool agent or the langgraph-supervisor team")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['wall_ratio']:.3f}, {r['wall_min_ratio']:.3f} | {r['cpu_before_us']:,.0f} | "
               f"{r['cpu_after_us']:,.0f} | {r['cpu_ratio']:.3f}, {r['cpu_min_ratio']:.3f} |")
     if args.json:
-        Path(args.json).write_text(json.dumps({"before": args.before, "rounds": args.rounds, "rows": rows,
-                                               "runs": runs}, indent=1))
+        Path(args.json).write_text(json.dumps({"before": args.before, "workload": args.workload,
+                                               "rounds": args.rounds, "rows": rows, "runs": runs}, indent=1))
     return 0
 
 

@@ -412,12 +412,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--json", default=None, help="write the result as JSON here")
     ap.add_argument("--md", default=None, help="write the tables as markdown here")
     ap.add_argument("--quick", action="store_true", help="smoke run (~20 s)")
+    ap.add_argument("--workload", choices=("agent", "supervisor"), default="agent",
+                    help="agent: workload.py's tool agent; supervisor: supervisor_workload.py's langgraph-supervisor "
+                         "team around it (handoffs, a named sub-agent; no streaming phase: its tokens stream in "
+                         "the worker's subgraph)")
     args = ap.parse_args(argv)
+    if args.workload == "supervisor":
+        args.stream_rounds = 0
     if args.quick:
         args.invoke_rounds, args.block, args.warmup = 4, 6, 5
         args.stream_rounds, args.token_bench = 2, 300
         args.mem_invokes, args.mem_warmup, args.abandoned = 200, 30, 40
     return args
+
+
+def build_workload(args: argparse.Namespace) -> tuple[Any, int]:
+    """The graph ``--workload`` names and the message count each of its invokes must produce."""
+    if args.workload == "supervisor":
+        import supervisor_workload
+
+        return supervisor_workload.build_graph(args.rounds), supervisor_workload.expected_messages()
+    return workload.build_graph(args.rounds), workload.expected_messages(args.rounds)
 
 
 def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[str, Any]:
@@ -429,8 +444,7 @@ def run(args: argparse.Namespace, out: Callable[[str], None] = print) -> dict[st
     for name in (n.strip() for n in args.public.split(",")):
         if name:
             configs.append(_public(name, args.public_base)())
-    graph = workload.build_graph(args.rounds)
-    check = workload.expected_messages(args.rounds)
+    graph, check = build_workload(args)
     counter = _EventCounter()
     invoke_once(graph, Config("count", [counter]), check)
     events = sum(counter.counts.values())

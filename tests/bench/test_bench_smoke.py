@@ -22,6 +22,9 @@ import workload
 # One invoke of the workload: 1 agent + 11 node + 6 chat + 7 tool spans; 31 LangChain runs.
 AGENT_OBS_SPANS = 25
 LANGCHAIN_RUNS = 31
+# One invoke of the supervisor team: 1 agent + 19 node (the supervisor's twice with its agent and
+# tools nodes, the worker's with its 11) + 8 chat + 8 tool spans (7 tools, 1 handoff).
+SUPERVISOR_SPANS = 36
 
 
 def test_overhead_script_runs_every_phase_and_counts_what_each_config_exports():
@@ -101,3 +104,71 @@ def test_first_call_script_runs_in_a_fresh_process(tmp_path):
     first_call.main(["--repeat", "1", "--md", str(out)])
     table = out.read_text(encoding="utf-8")
     assert "| now |" in table and "chars/4" in table
+
+
+def test_overhead_script_runs_the_supervisor_workload():
+    args = overhead.parse_args([
+        "--workload", "supervisor", "--configs", "baseline,minimal,full",
+        "--invoke-rounds", "2", "--block", "2", "--warmup", "1",
+        "--token-bench", "0", "--mem-invokes", "20", "--mem-warmup", "2", "--abandoned", "4",
+    ])
+    result = overhead.run(args, out=lambda line: None)
+    assert "stream" not in result  # the worker's tokens stream inside its subgraph
+    # 56 chain runs (graphs, nodes, plumbing), 8 chat and 8 tool runs (7 tools, 1 handoff)
+    assert result["events_per_invoke"] == 2 * (56 + 8 + 8)
+    invoke = result["invoke"]
+    assert invoke["agent-obs full"]["spans_per_invoke"] == SUPERVISOR_SPANS
+    assert result["memory"]["open_runs_after"] == 0
+    assert result["abandoned"]["broken_streams"]["open_runs_after"] == 0
+
+
+def test_langgraph_suite_plugin_puts_an_observer_on_every_run_of_a_foreign_suite(tmp_path):
+    import subprocess
+    import textwrap
+
+    import langgraph_suite
+
+    (tmp_path / "test_foreign.py").write_text(textwrap.dedent('''
+        import operator
+        from typing import Annotated, TypedDict
+
+        from langgraph.checkpoint.memory import InMemorySaver
+        from langgraph.graph import START, StateGraph
+        from langgraph.types import Command, interrupt
+
+
+        class State(TypedDict):
+            log: Annotated[list, operator.add]
+
+
+        def test_handoff():
+            inner = StateGraph(State)
+            inner.add_node("a", lambda s: Command(goto="b", graph=Command.PARENT, update={"log": ["a"]}))
+            inner.add_edge(START, "a")
+            outer = StateGraph(State)
+            outer.add_node("sub", inner.compile())
+            outer.add_node("b", lambda s: {"log": ["b"]})
+            outer.add_edge(START, "sub")
+            assert outer.compile().invoke({"log": []}) == {"log": ["a", "b"]}
+
+
+        def test_interrupt():
+            graph = StateGraph(State)
+            graph.add_node("ask", lambda s: {"log": [interrupt("ok?")]})
+            graph.add_edge(START, "ask")
+            app = graph.compile(checkpointer=InMemorySaver())
+            assert "__interrupt__" in app.invoke({"log": []}, {"configurable": {"thread_id": "t"}})
+        '''))
+    out = tmp_path / "suite.jsonl"
+    env = {**os.environ, "AGENT_OBS_SUITE_OUT": str(out),
+           "PYTHONPATH": BENCH + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "langgraph_suite",
+                           str(tmp_path / "test_foreign.py")], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    summary = langgraph_suite.summarize(str(out))
+    assert summary["tests"] == 2 and summary["tests_with_spans"] == 2
+    assert summary["kinds"] == {"invoke_agent": 2, "node": 4}  # sub, a, b; ask
+    assert (summary["handoff_spans"], summary["interrupted_spans"]) == (1, 2)  # node a; node ask and its root
+    assert summary["handler_errors"] == 0 and summary["error_records"] == 0
+    assert summary["orphans"] == [] and summary["tests_leaving_a_run_open"] == []
