@@ -87,6 +87,19 @@ class Dispatcher:
         if error is not None:
             raise error
 
+    def inside(self, run: Run, host: Run | None) -> None:
+        """A run with no span of its own ended (a named sub-agent's graph run): every sink
+        other than the span sink gets it, with the ids of the span that hosts it."""
+        error: Exception | None = None
+        ids = _ids(host) if host is not None else NO_IDS
+        for sink in self._sinks:
+            try:
+                sink.ended(run, ids)
+            except Exception as exc:  # noqa: BLE001 - the other sinks still run
+                error = error or exc
+        if error is not None:
+            raise error
+
     def end_all(self, runs: Sequence[Run], end: Callable[[Run], None]) -> None:
         """``end(run)`` for each of ``runs``, every one attempted; the first error raised after."""
         error: Exception | None = None

@@ -219,6 +219,8 @@ class MetricsSink:
                 m.interrupts(agent, node).inc()  # at the node that called interrupt() only
         elif kind is RunKind.TOOL:
             observe(m.tool_duration(m.agent(run.agent), m.tool(run.name), err), run.duration, ex)
+        elif kind is RunKind.CHAIN:  # a named sub-agent's graph run (Dispatcher.inside)
+            observe(m.agent_duration(m.agent(run.agent), err), run.duration, ex)
         elif kind is RunKind.AGENT and run.parent is None:
             agent = m.agent(run.name)
             try:
@@ -229,25 +231,28 @@ class MetricsSink:
                 if run.key in self._active:  # whatever failed above, the run is no longer active
                     self._active.discard(run.key)
                     m.active_runs(agent).dec()
+        if run.handoff:  # this run handed control on (Command.PARENT)
+            self._count_handoffs(run)
 
-    def handoff(self, run: Run) -> None:
+    def _count_handoffs(self, run: Run) -> None:
         m = self.m
         agent = m.agent(run.agent)
         node = m.node(run.node)
         for destination in run.handoff:
             m.handoffs(agent, node, m.node(destination)).inc()
 
-    def sub_agent_ended(self, run: Run, error: BaseException | None, trace_id: str, span_id: str,
-                        sampled: bool) -> None:
-        """A named sub-agent's graph run ended: its invocation duration, as a top-level run's."""
-        m = self.m
-        ex = {"trace_id": trace_id, "span_id": span_id} if sampled and trace_id else None
-        err = m.error_type(error_type(error)) if error is not None else ""
-        m.observe(m.agent_duration(m.agent(run.agent), err), run.duration, ex)
+
+class SelfHealthCounters:
+    """The observer's own health (``agent_obs_handler_errors_total``,
+    ``agent_obs_abandoned_runs_total``): counted by the observer itself, not from runs, so
+    they are not a sink; absent with ``AgentObserver(metrics=False)``."""
+
+    def __init__(self, metrics: AgentMetrics) -> None:
+        self.m = metrics
 
     def start_at_zero(self, callbacks: Sequence[str]) -> None:
-        """Export the self-health counters whose labels are known at 0, so that ``increase()``
-        (and the alerts built on it) sees their first increment."""
+        """Export the counters whose labels are known at 0, so that ``increase()`` (and the
+        alerts built on it) sees their first increment."""
         for callback in callbacks:
             self.m.handler_errors(callback)
         for kind in sc.ABANDONED_KINDS:
@@ -258,27 +263,6 @@ class MetricsSink:
 
     def abandoned(self, kind: str) -> None:
         self.m.abandoned_runs(kind).inc()
-
-
-class NullMetricsSink:
-    """For ``AgentObserver(metrics=False)``: no registry is touched."""
-
-
-    def handoff(self, run: Run) -> None:
-        pass
-
-    def sub_agent_ended(self, run: Run, error: BaseException | None, trace_id: str, span_id: str,
-                        sampled: bool) -> None:
-        pass
-
-    def start_at_zero(self, callbacks: Sequence[str]) -> None:
-        pass
-
-    def handler_error(self, callback: str) -> None:
-        pass
-
-    def abandoned(self, kind: str) -> None:
-        pass
 
 
 def _error_label(run: Run, m: AgentMetrics) -> str:

@@ -41,9 +41,9 @@ from agent_obs.guard import RateLimitedLog
 from agent_obs.genai_spans import resumed_from
 from agent_obs.llm_results import apply_result
 from agent_obs.logs import LogSink
-from agent_obs.metrics import MetricsSink, NullMetricsSink, metrics_for
+from agent_obs.metrics import MetricsSink, SelfHealthCounters, metrics_for
 from agent_obs.runs import Run, RunKind, RunTable
-from agent_obs.spans import SpanSink, span_context, span_identity
+from agent_obs.spans import SpanSink, span_context
 
 _log = logging.getLogger("agent_obs")
 _MAX_REMEMBERED_INTERRUPTS = 1024
@@ -110,10 +110,13 @@ class AgentObserver(BaseCallbackHandler):
         self._clock = clock
         self._runs = RunTable(max_runs=max_open_runs, ttl_seconds=run_ttl_seconds, clock=clock)
         self._spans = SpanSink(tracer_provider)
-        self._metrics = MetricsSink(metrics_for(registry, label_limit)) if metrics else NullMetricsSink()
-        sinks = ([self._metrics] if metrics else []) + ([LogSink(logger)] if logs else [])
+        families = metrics_for(registry, label_limit) if metrics else None
+        self._metrics = MetricsSink(families) if families is not None else None
+        self._health = SelfHealthCounters(families) if families is not None else None
+        sinks = ([self._metrics] if self._metrics is not None else []) + ([LogSink(logger)] if logs else [])
         self._dispatch = Dispatcher(self._spans, sinks)  # a disabled signal is not in the list
-        self._metrics.start_at_zero(CALLBACKS)
+        if self._health is not None:
+            self._health.start_at_zero(CALLBACKS)
         self._lock = threading.Lock()
         self._interrupted_threads: OrderedDict[str, Any] = OrderedDict()
         self._log_error = RateLimitedLog()
@@ -122,7 +125,8 @@ class AgentObserver(BaseCallbackHandler):
     # --- self-health ---------------------------------------------------------------------
     def _handler_error(self, callback: str, error: BaseException) -> None:
         try:
-            self._metrics.handler_error(callback)
+            if self._health is not None:
+                self._health.handler_error(callback)
             self._log_error(callback, error)
         except Exception:  # noqa: BLE001
             pass
@@ -230,9 +234,13 @@ class AgentObserver(BaseCallbackHandler):
         node.agent = graph_run.agent
 
     def _sub_agent_ended(self, run: Run, error: BaseException | None) -> None:
-        run.end_mono = self._clock()
-        trace_id, span_id, sampled = span_identity(run.parent) if run.parent is not None else ("", "", False)
-        self._metrics.sub_agent_ended(run, error, trace_id, span_id, sampled)
+        """A named sub-agent's graph run (plumbing, no span of its own) ended: the sinks
+        record it with the ids of the node span that hosts it."""
+        if not run.end_mono:
+            run.end_mono = self._clock()
+        run.outcome = sc.OUTCOME_ERROR if error is not None else sc.OUTCOME_OK
+        run.error = error
+        self._dispatch.inside(run, run.parent)
 
     def on_chat_model_start(self, serialized: dict[str, Any] | None, messages: list[list[Any]], *,
                             run_id: UUID, parent_run_id: UUID | None = None,
@@ -456,8 +464,7 @@ class AgentObserver(BaseCallbackHandler):
 
     def _record_handoff(self, run: Run, destinations: list[str]) -> None:
         run.handoff = tuple(destinations)
-        self._spans.handoff(run)
-        self._metrics.handoff(run)
+        self._spans.handoff(run)  # the other sinks read run.handoff when the run ends
 
     def _finish(self, run: Run, outcome: str) -> None:
         """End ``run``'s span and record it. Its end time was taken when its end callback
@@ -500,7 +507,8 @@ class AgentObserver(BaseCallbackHandler):
             if self._runs.pop(root.run_id) is None:
                 return
             try:
-                self._metrics.abandoned(why)
+                if self._health is not None:
+                    self._health.abandoned(why)
             finally:
                 self._finish(root, sc.OUTCOME_CANCELLED)
 

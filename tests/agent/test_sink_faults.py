@@ -23,6 +23,7 @@ from uuid import uuid4
 import pytest
 from graphs import ScriptedChatModel, build_tool_agent, tool_agent_script, user
 from langgraph.graph import START, StateGraph
+from langgraph.types import Command
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -119,7 +120,8 @@ class Rig:
                                       label_limit=499 if sink == "metrics" else 500)  # its own AgentMetrics
         if sink == "metrics":
             m = self.observer._metrics.m  # noqa: SLF001 - no public hook makes a family raise
-            for family in ("operation_duration", "tool_duration", "node_duration", "agent_duration", "active_runs"):
+            for family in ("operation_duration", "tool_duration", "node_duration", "agent_duration", "active_runs",
+                           "handoffs"):
                 setattr(m, family, FaultyFamily(getattr(m, family), self.fault, family))
 
     def handler_errors(self) -> float:
@@ -193,15 +195,29 @@ def root_ends_first(observer: AgentObserver) -> None:
     observer.on_chain_end({"log": []}, run_id=root)
 
 
+def handoff_from_sub_agent(observer: AgentObserver) -> None:
+    """A named sub-agent whose node hands control back to its parent (Command.PARENT): the
+    sub-agent's end and the handoff reach the sinks through the dispatcher too."""
+    worker = StateGraph(State)
+    worker.add_node("decide", lambda state: Command(graph=Command.PARENT, goto="finish", update={"log": ["handoff"]}))
+    worker.add_edge(START, "decide")
+    parent = StateGraph(State)
+    parent.add_node("worker", worker.compile(name="worker_agent"))
+    parent.add_node("finish", lambda state: {"log": ["done"]})
+    parent.add_edge(START, "worker")
+    parent.compile(name="supervisor").invoke({"log": []}, config={"callbacks": [observer]})
+
+
 SCENARIOS: dict[str, Callable[[AgentObserver], None]] = {
     "invoke": invoke, "stream broken off": stream_broken_off, "cancelled": cancelled,
-    "root ends first": root_ends_first,
+    "root ends first": root_ends_first, "handoff from a sub-agent": handoff_from_sub_agent,
 }
 # where each sink's fault is injected: the end of a tool, an LLM call, a node, the root; the root's start
 TARGETS = {
     "spans": ["execute_tool", "chat", "node", "invoke_agent"],
     "logs": ["agent.tool.end", "agent.llm.end", "agent.node.end", "agent.run.end", "agent.run.start"],
-    "metrics": ["tool_duration", "operation_duration", "node_duration", "agent_duration", "active_runs"],
+    "metrics": ["tool_duration", "operation_duration", "node_duration", "agent_duration", "active_runs",
+                "handoffs"],
 }
 CASES = [(sink, target, scenario) for sink, targets in TARGETS.items() for target in targets for scenario in SCENARIOS]
 
