@@ -466,8 +466,9 @@ def test_the_grafana_datasource_links_run_against_the_real_apis(servers: Servers
         to_logs = tempo["tracesToLogsV2"]
         assert to_logs["datasourceUid"] == "loki" and to_logs["customQuery"]
         query = _interpolate(to_logs["query"], to_logs, tags, trace_id, ", ")
-        lines = [(s["stream"], v) for s in servers.logql(query) for v in s["values"]]
-        assert lines, query
+        # the Loki sink ships in batches: the run's lines may still be on their way
+        lines = wait_for(lambda: [(s["stream"], v) for s in servers.logql(query) for v in s["values"]],
+                         timeout=60, interval=1, what=f"log lines for {query}")
         assert all(json.loads(v[1])["trace_id"] == trace_id for _, v in lines)
 
         # traces -> metrics: every query
