@@ -76,12 +76,8 @@ class Dispatcher:
                 self._spans.end(run)
             except Exception as exc:  # noqa: BLE001
                 error = exc
-            ids = _ids(run)
-            for sink in self._sinks:
-                try:
-                    sink.ended(run, ids)
-                except Exception as exc:  # noqa: BLE001 - the other sinks still run
-                    error = error or exc
+            sink_error = self._each_ended(run, _ids(run))
+            error = error or sink_error
         finally:
             clean_up(run)
         if error is not None:
@@ -90,15 +86,19 @@ class Dispatcher:
     def inside(self, run: Run, host: Run | None) -> None:
         """A run with no span of its own ended (a named sub-agent's graph run): every sink
         other than the span sink gets it, with the ids of the span that hosts it."""
+        error = self._each_ended(run, _ids(host) if host is not None else NO_IDS)
+        if error is not None:
+            raise error
+
+    def _each_ended(self, run: Run, ids: Ids) -> Exception | None:
+        """``ended`` on every sink other than the span sink; the first error, returned."""
         error: Exception | None = None
-        ids = _ids(host) if host is not None else NO_IDS
         for sink in self._sinks:
             try:
                 sink.ended(run, ids)
             except Exception as exc:  # noqa: BLE001 - the other sinks still run
                 error = error or exc
-        if error is not None:
-            raise error
+        return error
 
     def end_all(self, runs: Sequence[Run], end: Callable[[Run], None]) -> None:
         """``end(run)`` for each of ``runs``, every one attempted; the first error raised after."""

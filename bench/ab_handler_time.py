@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -49,14 +47,11 @@ print(json.dumps(out))
 
 
 def one_run(pythonpath: str | None, invokes: int, workload: str = "agent") -> dict[str, float]:
-    env = dict(os.environ)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
+    from ab_overhead import run_child
+
     build = "supervisor_workload.build_graph" if workload == "supervisor" else "workload.build_graph"
-    code = _CHILD.format(bench=str(ROOT / "bench"), configs=CONFIGS, invokes=invokes, build=build)
-    done = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True,
-                          cwd=tempfile.gettempdir())
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_child(_CHILD.format(bench=str(ROOT / "bench"), configs=CONFIGS, invokes=invokes, build=build),
+                     pythonpath)
 
 
 def main(argv: list[str] | None = None) -> int:

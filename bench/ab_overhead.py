@@ -36,6 +36,17 @@ def export(rev: str, into: Path) -> None:
         archive.extractall(into, filter="data")
 
 
+def run_child(code: str, pythonpath: str | None) -> dict:
+    """Run ``code`` in a fresh interpreter (``pythonpath`` first on its path, e.g. an exported
+    older ``agent_obs``); its last stdout line is the JSON result."""
+    env = dict(os.environ)
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True,
+                          cwd=tempfile.gettempdir())
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def one_run(pythonpath: str | None, args: argparse.Namespace, out: Path) -> dict[str, dict[str, float]]:
     env = dict(os.environ)
     if pythonpath:

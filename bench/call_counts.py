@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -58,13 +56,9 @@ print(json.dumps(out))
 
 
 def one_run(pythonpath: str | None, rows: list[tuple[str, bool, list[str] | None]]) -> dict[str, int]:
-    env = dict(os.environ)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath + os.pathsep + env.get("PYTHONPATH", "")
-    code = _CHILD.format(bench=str(ROOT / "bench"), rows=rows)
-    done = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True,
-                          cwd=tempfile.gettempdir())
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    from ab_overhead import run_child
+
+    return run_child(_CHILD.format(bench=str(ROOT / "bench"), rows=rows), pythonpath)
 
 
 def main(argv: list[str] | None = None) -> int:
