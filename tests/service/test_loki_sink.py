@@ -117,7 +117,8 @@ def test_429_retry_after_is_honoured_then_delivered(loki, registry) -> None:
     loki.fail(429, retry_after="1")
     sink = _sink(loki, registry)
     sink(_message("wait for me"))
-    wait_for(lambda: loki.requests >= 1)
+    # switch to ok only after the retry arrived: the first attempt is then surely a 429
+    wait_for(lambda: len(loki.attempt_times) >= 2, timeout=5)
     loki.ok()
     wait_for(lambda: loki.snapshot(), timeout=5)
     first, second = loki.attempt_times[:2]
